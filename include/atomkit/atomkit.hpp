@@ -1,0 +1,6 @@
+// atomkit: every primitive in one include.
+#pragma once
+
+#include <atomkit/spinlock.hpp>
+#include <atomkit/ticket_lock.hpp>
+#include <atomkit/wait.hpp>

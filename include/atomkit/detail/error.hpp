@@ -1,0 +1,39 @@
+// atomkit: how misuse and bad arguments are reported (exceptions, or a message and abort under
+// -fno-exceptions). Cold paths only.
+#pragma once
+
+#include <atomkit/detail/config.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#if ATOMKIT_EXCEPTIONS
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#endif
+
+namespace atomkit::detail {
+
+// A caller bug, such as unlocking a lock that is not held: std::system_error with
+// std::errc::operation_not_permitted.
+[[noreturn]] ATOMKIT_NOINLINE inline void misuse(const char* primitive, const char* rule) {
+#if ATOMKIT_EXCEPTIONS
+  throw std::system_error(std::make_error_code(std::errc::operation_not_permitted),
+                          std::string("atomkit::") + primitive + ": " + rule);
+#else
+  std::fprintf(stderr, "atomkit::%s: misuse: %s\n", primitive, rule);
+  std::abort();
+#endif
+}
+
+// A bad constructor or call argument: std::invalid_argument.
+[[noreturn]] ATOMKIT_NOINLINE inline void invalid_argument(const char* primitive, const char* rule) {
+#if ATOMKIT_EXCEPTIONS
+  throw std::invalid_argument(std::string("atomkit::") + primitive + ": " + rule);
+#else
+  std::fprintf(stderr, "atomkit::%s: invalid argument: %s\n", primitive, rule);
+  std::abort();
+#endif
+}
+
+}  // namespace atomkit::detail

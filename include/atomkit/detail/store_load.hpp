@@ -1,0 +1,67 @@
+// atomkit: the store-to-load barrier that lets a release (wake) path skip the futex system call
+// when nobody sleeps, without paying a locked instruction on that path.
+//
+// The pattern (Dekker):  waker:   W: store(word);   [light];  R: load(sleepers)
+//                        sleeper: S: ++sleepers;    [heavy];  C: check(word), futex_wait
+// needs that the waker sees the sleeper, or the sleeper sees the store. The light side is a compiler
+// barrier only; the heavy side is membarrier(PRIVATE_EXPEDITED), which makes every running thread
+// of this process execute a full memory barrier before it returns. Whichever side of that barrier
+// the waker's W and R fall, one of the two reads sees the other's write (the argument of folly's
+// asymmetric fences). The heavy side runs only before a thread goes to sleep, already a system call.
+//
+// membarrier covers one process only, so process-shared words (shared = true) and kernels without
+// it use a seq_cst fence on both sides instead. The fences here order atomics against atomics for
+// the lost-wake-up argument only; no data is published through them, so TSan's not modelling them
+// hides no race.
+#pragma once
+
+#include <atomkit/detail/atomic.hpp>
+
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+
+namespace atomkit::detail {
+
+enum : std::uint32_t { membarrier_unknown = 0, membarrier_ready = 1, membarrier_absent = 2 };
+
+// Moves once from unknown to ready or absent, in heavy_barrier. The light side uses the cheap
+// barrier only after reading "ready", which is stored after registration succeeded, so every heavy
+// side that can pair with such a light side issues the membarrier.
+inline std::atomic<std::uint32_t> membarrier_state{membarrier_unknown};
+
+inline void full_fence() noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // StoreLoad only; TSan: see file comment
+}
+
+inline void light_barrier(bool shared) noexcept {
+  // relaxed: the state only chooses the barrier; it carries no data (see membarrier_state).
+  if (!shared && membarrier_state.load(std::memory_order_relaxed) == membarrier_ready) {
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // keep W before R in program order
+  } else {
+    full_fence();
+  }
+}
+
+inline void heavy_barrier(bool shared) noexcept {
+  if (!shared) {
+    // relaxed: see membarrier_state; a stale "unknown" only repeats the idempotent registration.
+    std::uint32_t state = membarrier_state.load(std::memory_order_relaxed);
+    if (state == membarrier_unknown) {
+      const long rc = ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
+      state = rc == 0 ? membarrier_ready : membarrier_absent;
+      // relaxed: this thread issues its own membarrier below before relying on it.
+      membarrier_state.store(state, std::memory_order_relaxed);
+    }
+    if (state == membarrier_ready &&
+        ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) {
+      return;
+    }
+  }
+  full_fence();
+}
+
+}  // namespace atomkit::detail

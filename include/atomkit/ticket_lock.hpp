@@ -1,0 +1,168 @@
+// atomkit/ticket_lock.hpp: a FIFO ticket lock that survives oversubscription.
+//
+// lock() takes a ticket with one fetch_add and is served strictly in ticket order. Only the next
+// thread in line spins; threads further back sleep at once on a slot of their own (ticket modulo
+// slot_count), so the two cores are not burnt by waiters whose turn is far off. Each unlock wakes
+// the new owner if it sleeps and, ahead of time, the thread after it, so that the next in line is
+// already running when its turn comes.
+//
+// Progress: lock blocks; try_lock and unlock are wait-free (unlock may make futex calls when
+// waiters sleep). try_lock succeeds only when the lock is free and nobody is queued.
+// try_lock_for/until do not join the queue (an abandoned ticket would stall everyone behind it):
+// they wait, asleep, until the lock is free with nobody queued, or the deadline passes; under
+// continuous contention they can time out while queued lock() calls are served.
+//
+// Misuse it detects: with ATOMKIT_DEBUG_CHECKS (on unless NDEBUG), unlock of a lock that is not
+// held. It records no owner, so an unlock by a thread other than the holder is not detected.
+#pragma once
+
+#include <atomkit/detail/atomic.hpp>
+#include <atomkit/detail/config.hpp>
+#include <atomkit/detail/deadline.hpp>
+#include <atomkit/detail/error.hpp>
+#include <atomkit/detail/tsan.hpp>
+#include <atomkit/detail/wait_engine.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <type_traits>
+
+#ifndef ATOMKIT_DEBUG_CHECKS
+#ifdef NDEBUG
+#define ATOMKIT_DEBUG_CHECKS 0
+#else
+#define ATOMKIT_DEBUG_CHECKS 1
+#endif
+#endif
+
+namespace atomkit {
+
+template <class Wait = park>
+class basic_ticket_lock {
+ public:
+  static constexpr std::uint32_t slot_count = 32;
+
+  constexpr basic_ticket_lock() noexcept {
+    if (!std::is_constant_evaluated()) detail::tsan::mutex_create(this, 0);
+  }
+  ~basic_ticket_lock() { detail::tsan::mutex_destroy(this); }
+  basic_ticket_lock(const basic_ticket_lock&) = delete;
+  basic_ticket_lock& operator=(const basic_ticket_lock&) = delete;
+
+  void lock() noexcept {
+    detail::tsan::pre_lock(this, 0);
+    // relaxed: the RMW alone makes tickets unique; ordering comes from serving_ below.
+    const std::uint32_t ticket = next_.fetch_add(1, std::memory_order_relaxed);
+    // acquire: pairs with the release store of serving_ in unlock() by the previous holder.
+    if (ATOMKIT_UNLIKELY(serving_.load(std::memory_order_acquire) != ticket)) wait_turn(ticket);
+    detail::tsan::post_lock(this, 0);
+  }
+
+  bool try_lock() noexcept {
+    detail::tsan::pre_lock(this, detail::tsan::try_lock);
+    const bool ok = try_acquire();
+    detail::tsan::post_lock(this, ok ? detail::tsan::try_lock
+                                     : detail::tsan::try_lock | detail::tsan::try_lock_failed);
+    return ok;
+  }
+
+  template <class Rep, class Period>
+  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) noexcept {
+    return try_lock_timed(detail::deadline::after(d));
+  }
+  template <class Clock, class Duration>
+  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& tp) noexcept {
+    return try_lock_timed(detail::deadline::at(tp));
+  }
+
+  void unlock() {
+    // relaxed: only the holder writes serving_, so this reads our own last value.
+    const std::uint32_t owner = serving_.load(std::memory_order_relaxed);
+#if ATOMKIT_DEBUG_CHECKS
+    // relaxed: a diagnostic; if nobody holds a ticket the counters are equal and stay so.
+    if (ATOMKIT_UNLIKELY(next_.load(std::memory_order_relaxed) == owner)) {
+      detail::misuse("ticket_lock", "unlock() of a lock that is not held");
+    }
+#endif
+    detail::tsan::pre_unlock(this, 0);
+    const std::uint32_t next = owner + 1;
+    // release: pairs with the acquire loads of serving_ by the next holder (lock, wait_turn,
+    // try_acquire): publishes the critical section.
+    serving_.store(next, std::memory_order_release);
+    wake_slot(next);      // the new owner, if it went to sleep
+    wake_slot(next + 1);  // the one after it: let it be spinning when its turn comes
+    detail::notify_generation<Wait>(watchers_.generation, watchers_.sleepers,
+                                    detail::wake_all_count);
+    detail::tsan::post_unlock(this, 0);
+  }
+
+  // A snapshot, for tests and diagnostics: threads holding or waiting for a ticket.
+  [[nodiscard]] std::uint32_t queue_length() const noexcept {
+    // relaxed: a snapshot only.
+    return next_.load(std::memory_order_relaxed) - serving_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  struct slot {
+    detail::atomic<std::uint32_t> generation{0};  // futex word, advanced before each wake
+    detail::atomic<std::uint32_t> sleepers{0};
+  };
+
+  void wake_slot(std::uint32_t ticket) noexcept {
+    slot& s = slots_[ticket % slot_count];
+    detail::notify_generation<Wait>(s.generation, s.sleepers, detail::wake_all_count);
+  }
+
+  bool try_acquire() noexcept {
+    // acquire: pairs with the release store in unlock(), making the last holder's writes visible.
+    std::uint32_t serving = serving_.load(std::memory_order_acquire);
+    // relaxed: if next_ still equals serving at the CAS, no ticket was taken since and serving
+    // cannot have moved (it never passes next_), so the lock was free and is now ours.
+    std::uint32_t expected = next_.load(std::memory_order_relaxed);
+    if (expected != serving) return false;
+    return next_.compare_exchange_strong(expected, serving + 1, std::memory_order_relaxed,
+                                         std::memory_order_relaxed);
+  }
+
+  ATOMKIT_NOINLINE void wait_turn(std::uint32_t ticket) noexcept {
+    slot& s = slots_[ticket % slot_count];
+    detail::await<Wait>(
+        s.generation, s.sleepers,
+        [this, &s, ticket] {
+          // acquire (generation): pairs with the release bump in notify_generation, so a waiter
+          // that sees the new generation also sees the serving_ store that preceded it.
+          const std::uint32_t gen = s.generation.load(std::memory_order_acquire);
+          // acquire: pairs with the release store of serving_ in unlock().
+          const std::uint32_t serving = serving_.load(std::memory_order_acquire);
+          if (serving == ticket) return detail::attempt::success();
+          return detail::attempt::retry(gen, /*spin=*/ticket - serving == 1);
+        },
+        detail::deadline::never());
+  }
+
+  bool try_lock_timed(const detail::deadline& dl) noexcept {
+    detail::tsan::pre_lock(this, detail::tsan::try_lock);
+    const bool ok =
+        try_acquire() ||
+        detail::await<Wait>(
+            watchers_.generation, watchers_.sleepers,
+            [this] {
+              // acquire: as in wait_turn.
+              const std::uint32_t gen = watchers_.generation.load(std::memory_order_acquire);
+              return try_acquire() ? detail::attempt::success() : detail::attempt::retry(gen);
+            },
+            dl);
+    detail::tsan::post_lock(this, ok ? detail::tsan::try_lock
+                                     : detail::tsan::try_lock | detail::tsan::try_lock_failed);
+    return ok;
+  }
+
+  alignas(detail::pad_size) detail::atomic<std::uint32_t> next_{0};     // ticket dispenser
+  alignas(detail::pad_size) detail::atomic<std::uint32_t> serving_{0};  // ticket now served
+  alignas(detail::pad_size) slot watchers_;  // try_lock_for/until waiters, who hold no ticket
+  slot slots_[slot_count];  // lock() waiters park on slots_[ticket % slot_count]
+};
+
+using ticket_lock = basic_ticket_lock<park>;
+
+}  // namespace atomkit

@@ -1,0 +1,93 @@
+// Shared helpers for atomkit's stress tests: the seed, count and time bounds, thread start-up.
+//
+// Every stress loop is bounded in count (scaled down under sanitizers) and in time, and prints
+// the seed it used; ATOMKIT_SEED=<n> replays one.
+#pragma once
+
+#include <atomkit/detail/config.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <latch>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace stress {
+
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool sanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool sanitized = true;
+#else
+inline constexpr bool sanitized = ATOMKIT_TSAN != 0;
+#endif
+#else
+inline constexpr bool sanitized = ATOMKIT_TSAN != 0;
+#endif
+
+// The seed of this run, printed once.
+inline std::uint64_t seed() {
+  static const std::uint64_t s = [] {
+    std::uint64_t v = 0;
+    if (const char* env = std::getenv("ATOMKIT_SEED")) {
+      v = std::strtoull(env, nullptr, 10);
+    } else {
+      v = (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
+    }
+    std::printf("stress seed: %llu (replay with ATOMKIT_SEED=%llu)\n",
+                static_cast<unsigned long long>(v), static_cast<unsigned long long>(v));
+    return v;
+  }();
+  return s;
+}
+
+// A per-thread generator derived from the run's seed.
+inline std::mt19937_64 rng(std::uint64_t stream) { return std::mt19937_64(seed() + 0x9E37 * stream); }
+
+// Iteration counts shrink under sanitizers, which run 5-20x slower.
+inline std::size_t scaled(std::size_t n) { return sanitized ? std::max<std::size_t>(n / 16, 1) : n; }
+
+// The time bound of one stress loop: loops stop at their count or here, whichever comes first.
+class time_box {
+ public:
+  explicit time_box(std::chrono::milliseconds limit = std::chrono::seconds(20))
+      : end_(std::chrono::steady_clock::now() + limit) {}
+  [[nodiscard]] bool expired() const { return std::chrono::steady_clock::now() >= end_; }
+
+ private:
+  std::chrono::steady_clock::time_point end_;
+};
+
+// Runs f(index) on n threads that start together; joins them all.
+template <class F>
+void run_threads(int n, F&& f) {
+  std::latch start(n);
+  std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      f(i);
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+// CPU time of the whole process, in seconds.
+double process_cpu_seconds();
+
+}  // namespace stress
+
+#include <ctime>
+inline double stress::process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
