@@ -1,0 +1,96 @@
+// atomkit benchmark harness: timed multi-thread runs reported to Google Benchmark.
+//
+// Naming (the plotter relies on it): "<family>/<variant>/<impl>/<threads>", registered with
+// atomkit_bench::add(). One chart is drawn per family and variant, one line per impl, threads on
+// the x axis; the counter "rate" (operations or items per second) is the y value, "fairness"
+// (least over most per-thread count) is tabulated when present. Each benchmark runs its threads
+// for a fixed time and reports manual time, so every impl gets the same wall-clock window.
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <latch>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace atomkit_bench {
+
+inline std::chrono::milliseconds run_time() {
+  return std::chrono::milliseconds(150);
+}
+
+struct result {
+  std::vector<std::uint64_t> per_thread;  // operations done by each thread
+  double seconds = 0;
+
+  [[nodiscard]] std::uint64_t total() const {
+    std::uint64_t t = 0;
+    for (auto v : per_thread) t += v;
+    return t;
+  }
+  [[nodiscard]] double fairness() const {
+    if (per_thread.empty()) return 1;
+    const auto [lo, hi] = std::minmax_element(per_thread.begin(), per_thread.end());
+    return *hi == 0 ? 1.0 : static_cast<double>(*lo) / static_cast<double>(*hi);
+  }
+};
+
+// Runs body(thread_index, stop) on `threads` threads that start together. body loops until
+// stop.load(relaxed) is true and returns its operation count. The window closes after run_time().
+template <class Body>
+result run_timed(int threads, Body&& body, std::chrono::milliseconds window = run_time()) {
+  result r;
+  r.per_thread.assign(static_cast<std::size_t>(threads), 0);
+  std::atomic<bool> stop{false};
+  std::latch ready(threads + 1);
+  std::vector<std::thread> pool;
+  pool.reserve(static_cast<std::size_t>(threads));
+  for (int i = 0; i < threads; ++i) {
+    pool.emplace_back([&, i] {
+      ready.arrive_and_wait();
+      r.per_thread[static_cast<std::size_t>(i)] = body(i, stop);
+    });
+  }
+  ready.arrive_and_wait();
+  const auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(window);
+  stop.store(true, std::memory_order_relaxed);
+  for (auto& t : pool) t.join();
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+// Reports a result: manual time, "rate" in operations per second, "fairness".
+inline void report(benchmark::State& state, const result& r, bool with_fairness = true) {
+  state.SetIterationTime(r.seconds);
+  state.counters["rate"] = benchmark::Counter(static_cast<double>(r.total()) / r.seconds);
+  if (with_fairness) state.counters["fairness"] = r.fairness();
+}
+
+// Registers "<family>/<variant>/<impl>/<threads>" for each thread count.
+inline void add(const std::string& family, const std::string& variant, const std::string& impl,
+                const std::vector<int>& thread_counts,
+                std::function<void(benchmark::State&, int threads)> fn) {
+  for (int n : thread_counts) {
+    benchmark::RegisterBenchmark((family + "/" + variant + "/" + impl + "/" + std::to_string(n)).c_str(),
+                                 [fn, n](benchmark::State& st) {
+                                   for (auto _ : st) fn(st, n);
+                                 })
+        ->UseManualTime()
+        ->Iterations(1)
+        ->Unit(benchmark::kMillisecond);
+  }
+}
+
+// Registrations run from static initializers in each bench_*.cpp.
+struct registrar {
+  explicit registrar(void (*f)()) { f(); }
+};
+
+}  // namespace atomkit_bench
