@@ -36,6 +36,7 @@ TEST_CASE("wake_one wakes a sleeper; wake_all wakes them all") {
   std::atomic<std::uint32_t> word{0};
   std::atomic<int> awake{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&] {
       // acquire: pairs with the release store below.
@@ -54,13 +55,13 @@ TEST_CASE("wake_one wakes a sleeper; wake_all wakes them all") {
 TEST_CASE("no lost wake-up in a long ping-pong") {
   stress::seed();
   std::atomic<std::uint32_t> turn{0};  // even: ping's turn, odd: pong's turn
-  const std::uint32_t rounds = static_cast<std::uint32_t>(stress::scaled(50000));
+  const auto rounds = static_cast<std::uint32_t>(stress::scaled(50000));
   std::atomic<int> lost{0};
   stress::time_box box(std::chrono::seconds(60));
   stress::run_threads(2, [&](int id) {
     for (std::uint32_t r = 0; r < rounds; ++r) {
       const std::uint32_t mine = 2 * r + static_cast<std::uint32_t>(id);
-      std::uint32_t v;
+      std::uint32_t v = 0;
       // acquire: pairs with the other side's release store of the turn.
       while ((v = turn.load(std::memory_order_acquire)) != mine) {
         // A sleep that times out while the word still shows the other side's turn is a lost wake.

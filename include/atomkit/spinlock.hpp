@@ -30,6 +30,8 @@ class basic_spinlock {
   ~basic_spinlock() { detail::tsan::mutex_destroy(this); }
   basic_spinlock(const basic_spinlock&) = delete;
   basic_spinlock& operator=(const basic_spinlock&) = delete;
+  basic_spinlock(basic_spinlock&&) = delete;
+  basic_spinlock& operator=(basic_spinlock&&) = delete;
 
   void lock() noexcept {
     detail::tsan::pre_lock(this, 0);

@@ -48,6 +48,8 @@ class basic_ticket_lock {
   ~basic_ticket_lock() { detail::tsan::mutex_destroy(this); }
   basic_ticket_lock(const basic_ticket_lock&) = delete;
   basic_ticket_lock& operator=(const basic_ticket_lock&) = delete;
+  basic_ticket_lock(basic_ticket_lock&&) = delete;
+  basic_ticket_lock& operator=(basic_ticket_lock&&) = delete;
 
   void lock() noexcept {
     detail::tsan::pre_lock(this, 0);

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <atomkit/detail/atomic.hpp>
+#include <atomkit/detail/config.hpp>
 
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
@@ -33,9 +34,18 @@ enum : std::uint32_t { membarrier_unknown = 0, membarrier_ready = 1, membarrier_
 // side that can pair with such a light side issues the membarrier.
 inline std::atomic<std::uint32_t> membarrier_state{membarrier_unknown};
 
+#if ATOMKIT_TSAN
+// GCC rejects atomic_thread_fence under -fsanitize=thread. A seq_cst read-modify-write is a full
+// barrier on every target TSan supports; TSan itself needs no edge here (see the file comment).
+inline std::atomic<std::uint32_t> fence_word{0};
+inline void full_fence() noexcept {
+  fence_word.fetch_add(0, std::memory_order_seq_cst);  // TSan build: a locked RMW as the barrier
+}
+#else
 inline void full_fence() noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);  // StoreLoad only; TSan: see file comment
 }
+#endif
 
 inline void light_barrier(bool shared) noexcept {
   // relaxed: the state only chooses the barrier; it carries no data (see membarrier_state).
@@ -46,16 +56,25 @@ inline void light_barrier(bool shared) noexcept {
   }
 }
 
+// Registers this process for expedited membarrier; idempotent.
+inline std::uint32_t register_membarrier() noexcept {
+  const long rc = ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
+  const std::uint32_t state = rc == 0 ? membarrier_ready : membarrier_absent;
+  // relaxed: the registering thread issues its own membarrier before relying on it (heavy side);
+  // a light side that reads "ready" pairs with heavy sides that all issue membarrier.
+  membarrier_state.store(state, std::memory_order_relaxed);
+  return state;
+}
+
+// Registration at start-up, so that release paths take the cheap barrier from the first call on
+// (until then they take the fence, which is always correct).
+inline const std::uint32_t membarrier_at_startup = register_membarrier();
+
 inline void heavy_barrier(bool shared) noexcept {
   if (!shared) {
     // relaxed: see membarrier_state; a stale "unknown" only repeats the idempotent registration.
     std::uint32_t state = membarrier_state.load(std::memory_order_relaxed);
-    if (state == membarrier_unknown) {
-      const long rc = ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
-      state = rc == 0 ? membarrier_ready : membarrier_absent;
-      // relaxed: this thread issues its own membarrier below before relying on it.
-      membarrier_state.store(state, std::memory_order_relaxed);
-    }
+    if (state == membarrier_unknown) state = register_membarrier();
     if (state == membarrier_ready &&
         ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) {
       return;

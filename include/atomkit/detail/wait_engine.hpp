@@ -38,7 +38,7 @@ namespace detail {
 
 // What one attempt of a waiter found.
 struct attempt {
-  bool done;                  // the waiter got what it waited for
+  bool done{false};           // the waiter got what it waited for
   std::uint32_t observed{0};  // otherwise: the word's value, read before the condition was checked
   bool spin{true};            // false: spinning is pointless now (e.g. far back in a queue)
 

@@ -1,0 +1,152 @@
+// Lock family: throughput and fairness at 1-16 threads, empty and short critical sections,
+// against std::mutex, pthread_spinlock_t, tbb::spin_mutex and Concurrency Kit's ticket lock;
+// the uncontended fast path against a bare exchange/store pair; CPU used by parked waiters.
+#include <atomkit/spinlock.hpp>
+#include <atomkit/ticket_lock.hpp>
+
+#include "harness.hpp"
+
+#include <spinlock/ticket.h>  // the C++-clean part of ck_spinlock.h
+#include <pthread.h>
+#include <time.h>
+
+#include <mutex>
+#include <tbb/spin_mutex.h>
+
+namespace {
+
+using namespace atomkit_bench;
+
+// Peers behind one Lockable face.
+struct pthread_spin {
+  pthread_spinlock_t s{};
+  pthread_spin() { pthread_spin_init(&s, PTHREAD_PROCESS_PRIVATE); }
+  ~pthread_spin() { pthread_spin_destroy(&s); }
+  void lock() { pthread_spin_lock(&s); }
+  void unlock() { pthread_spin_unlock(&s); }
+};
+struct ck_ticket {
+  ck_spinlock_ticket_t t = CK_SPINLOCK_TICKET_INITIALIZER;
+  void lock() { ck_spinlock_ticket_lock(&t); }
+  void unlock() { ck_spinlock_ticket_unlock(&t); }
+};
+// The floor for any exchange-based lock: exchange-acquire to take, store-release to give back.
+struct bare_exchange {
+  std::atomic<std::uint32_t> w{0};
+  void lock() { (void)w.exchange(1, std::memory_order_acquire); }  // pairs with unlock's store
+  void unlock() { w.store(0, std::memory_order_release); }         // pairs with lock's exchange
+};
+
+// Work outside the critical section in the "short" variant: a few hundred cycles of private work.
+inline std::uint64_t local_work(std::uint64_t x) {
+  for (int i = 0; i < 50; ++i) x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+  return x;
+}
+
+struct alignas(128) shared_data {
+  std::uint64_t counter = 0;
+  std::uint64_t words[4] = {};
+};
+
+template <class Lock>
+void contended(benchmark::State& st, int threads, bool short_cs) {
+  Lock lock;
+  shared_data data;
+  auto r = run_timed(threads, [&](int id, const std::atomic<bool>& stop) {
+    std::uint64_t n = 0;
+    std::uint64_t seed = static_cast<std::uint64_t>(id) + 1;
+    while (!stop.load(std::memory_order_relaxed)) {  // relaxed: a stop flag only
+      lock.lock();
+      ++data.counter;
+      if (short_cs) {
+        for (auto& w : data.words) w += data.counter;
+      }
+      lock.unlock();
+      if (short_cs) seed = local_work(seed);
+      ++n;
+    }
+    benchmark::DoNotOptimize(seed);
+    return n;
+  });
+  report(st, r);
+}
+
+template <class Lock>
+void uncontended(benchmark::State& st, int) {
+  Lock lock;
+  std::uint64_t sink = 0;
+  auto r = run_timed(1, [&](int, const std::atomic<bool>& stop) {
+    std::uint64_t n = 0;
+    while (!stop.load(std::memory_order_relaxed)) {  // relaxed: a stop flag only
+      for (int i = 0; i < 64; ++i) {
+        lock.lock();
+        ++sink;
+        benchmark::ClobberMemory();
+        lock.unlock();
+      }
+      n += 64;
+    }
+    return n;
+  });
+  benchmark::DoNotOptimize(sink);
+  report(st, r, false);
+}
+
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// Four threads wait 0.5 s on a held lock: CPU seconds they use (the target is under 0.25).
+template <class Lock>
+void parked_cpu(benchmark::State& st, int threads) {
+  Lock lock;
+  lock.lock();
+  std::atomic<int> started{0};
+  std::vector<std::thread> pool;
+  const double c0 = cpu_seconds();
+  for (int i = 0; i < threads; ++i) {
+    pool.emplace_back([&] {
+      started.fetch_add(1);
+      lock.lock();
+      lock.unlock();
+    });
+  }
+  while (started.load() != threads) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const double used = cpu_seconds() - c0;
+  lock.unlock();
+  for (auto& t : pool) t.join();
+  st.SetIterationTime(0.5);
+  st.counters["cpu_seconds"] = used;
+}
+
+const std::vector<int> thread_counts = {1, 2, 4, 8, 16};
+
+template <class Lock>
+void add_lock(const std::string& name) {
+  add("lock", "empty_cs", name, thread_counts, [](benchmark::State& s, int n) { contended<Lock>(s, n, false); });
+  add("lock", "short_cs", name, thread_counts, [](benchmark::State& s, int n) { contended<Lock>(s, n, true); });
+}
+
+const registrar reg([] {
+  add_lock<atomkit::spinlock>("atomkit::spinlock");
+  add_lock<atomkit::busy_spinlock>("atomkit::busy_spinlock");
+  add_lock<atomkit::ticket_lock>("atomkit::ticket_lock");
+  add_lock<std::mutex>("std::mutex");
+  add_lock<pthread_spin>("pthread_spinlock_t");
+  add_lock<tbb::spin_mutex>("tbb::spin_mutex");
+  add_lock<ck_ticket>("ck_spinlock_ticket");
+
+  add("lock", "uncontended", "atomkit::spinlock", {1}, uncontended<atomkit::spinlock>);
+  add("lock", "uncontended", "atomkit::busy_spinlock", {1}, uncontended<atomkit::busy_spinlock>);
+  add("lock", "uncontended", "atomkit::ticket_lock", {1}, uncontended<atomkit::ticket_lock>);
+  add("lock", "uncontended", "bare exchange+store", {1}, uncontended<bare_exchange>);
+  add("lock", "uncontended", "std::mutex", {1}, uncontended<std::mutex>);
+
+  add("lock", "parked_cpu", "atomkit::spinlock", {4}, parked_cpu<atomkit::spinlock>);
+  add("lock", "parked_cpu", "atomkit::ticket_lock", {4}, parked_cpu<atomkit::ticket_lock>);
+});
+
+}  // namespace

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The main job: build, run the benchmark sweep, write the throughput curves and tables to results/.
+# Extra arguments go to bench/plot.py (e.g. --filter '^lock/' --repetitions 5).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh bench
+cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DATOMKIT_BUILD_TESTS=OFF \
+  -DATOMKIT_BUILD_BENCH=ON
+cmake --build build/bench
+/usr/bin/python3 bench/plot.py --bench build/bench/bench/atomkit_bench --out results "$@"

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Every test: unit and stress tests (g++ and clang), the TSan suite with its negative controls,
+# ASan/UBSan, clang-tidy, and the install/add_subdirectory consumers. Installs what it needs.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh test || exit 1
+passed=0
+failed=0
+failures=()
+stage() {  # stage NAME COMMAND...: runs one stage, counts it, keeps going
+  local name=$1
+  shift
+  echo
+  echo "=== $name"
+  local t0=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "=== $name: passed ($((SECONDS - t0)) s)"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "=== $name: FAILED ($((SECONDS - t0)) s)"
+  fi
+}
+build_and_ctest() {  # DIR CMAKE-ARGS...
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja "$@" >/dev/null && cmake --build "$dir" &&
+    (cd "$dir" && ctest --output-on-failure --timeout 900)
+}
+consumers() {
+  local prefix=$PWD/build/prefix
+  rm -rf "$prefix" build/consumer-installed build/consumer-embedded build/notests
+  cmake -S . -B build/notests -G Ninja -DBUILD_TESTING=OFF >/dev/null &&
+    cmake --build build/notests && cmake --install build/notests --prefix "$prefix" >/dev/null &&
+    test ! -e build/notests/tests &&
+    cmake -S tests/consumer -B build/consumer-installed -G Ninja -DCMAKE_PREFIX_PATH="$prefix" \
+      -DCMAKE_CXX_FLAGS="-Wall -Wextra -Wpedantic -Werror" >/dev/null &&
+    cmake --build build/consumer-installed && build/consumer-installed/consumer &&
+    cmake -S tests/consumer -B build/consumer-embedded -G Ninja -DATOMKIT_SOURCE_DIR="$PWD" \
+      -DCMAKE_CXX_FLAGS="-Wall -Wextra -Wpedantic -Werror" >/dev/null &&
+    cmake --build build/consumer-embedded && build/consumer-embedded/consumer &&
+    test ! -e build/consumer-embedded/atomkit/tests
+}
+tidy() {
+  cmake -S . -B build/tidy -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null &&
+    run-clang-tidy -quiet -j "$(nproc)" -p build/tidy "$PWD/tests/.*\.cpp$" >build/tidy.log 2>&1
+  local rc=$?
+  grep -E "(warning|error):" build/tidy.log | grep -v "warnings generated" | sort -u | head -50
+  return $rc
+}
+
+stage "unit and stress tests (g++, release)" build_and_ctest build/release -DCMAKE_BUILD_TYPE=Release
+stage "unit and stress tests (clang++, release)" build_and_ctest build/clang \
+  -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++
+stage "TSan suite (stress tests under -fsanitize=thread, negative controls)" \
+  build_and_ctest build/tsan -DCMAKE_BUILD_TYPE=Debug -DATOMKIT_SANITIZE=thread
+stage "ASan/UBSan" build_and_ctest build/asan -DCMAKE_BUILD_TYPE=Debug -DATOMKIT_SANITIZE=address
+stage "install, find_package and add_subdirectory consumers" consumers
+stage "clang-tidy" tidy
+
+echo
+for f in "${failures[@]}"; do echo "failed stage: $f"; done
+echo "test stages: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
