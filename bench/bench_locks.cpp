@@ -52,8 +52,7 @@ template <class Lock>
 void contended(benchmark::State& st, int threads, bool short_cs) {
   Lock lock;
   shared_data data;
-  auto r = run_timed(threads, [&](int id, const std::atomic<bool>& stop) {
-    std::uint64_t n = 0;
+  auto r = run_windowed(threads, [&](int id, const std::atomic<bool>& stop, progress& done) {
     std::uint64_t seed = static_cast<std::uint64_t>(id) + 1;
     while (!stop.load(std::memory_order_relaxed)) {  // relaxed: a stop flag only
       lock.lock();
@@ -63,10 +62,9 @@ void contended(benchmark::State& st, int threads, bool short_cs) {
       }
       lock.unlock();
       if (short_cs) seed = local_work(seed);
-      ++n;
+      done.add();
     }
     benchmark::DoNotOptimize(seed);
-    return n;
   });
   report(st, r);
 }

@@ -66,6 +66,51 @@ result run_timed(int threads, Body&& body, std::chrono::milliseconds window = ru
   return r;
 }
 
+// A thread's progress counter for run_windowed, on its own cache lines.
+struct alignas(128) progress {
+  std::atomic<std::uint64_t> count{0};
+  void add(std::uint64_t n = 1) {
+    // relaxed: read by the harness's snapshots only; a count a few operations stale is fine.
+    count.store(count.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+};
+
+// Like run_timed, but measures a steady state: the threads run for a warm-up first (so that
+// start-up skew, when the first threads scheduled run alone, is not counted), then each thread's
+// progress is snapshotted at the start and the end of the window. body(i, stop, progress&) calls
+// progress.add() per operation and loops until stop.
+template <class Body>
+result run_windowed(int threads, Body&& body, std::chrono::milliseconds window = run_time(),
+                    std::chrono::milliseconds warmup = std::chrono::milliseconds(30)) {
+  result r;
+  const auto n = static_cast<std::size_t>(threads);
+  std::vector<progress> prog(n);
+  std::atomic<bool> stop{false};
+  std::latch ready(threads + 1);
+  std::vector<std::thread> pool;
+  pool.reserve(n);
+  for (int i = 0; i < threads; ++i) {
+    pool.emplace_back([&, i] {
+      ready.arrive_and_wait();
+      body(i, stop, prog[static_cast<std::size_t>(i)]);
+    });
+  }
+  ready.arrive_and_wait();
+  std::this_thread::sleep_for(warmup);
+  std::vector<std::uint64_t> start(n);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < n; ++i) start[i] = prog[i].count.load(std::memory_order_relaxed);
+  std::this_thread::sleep_for(window);
+  r.per_thread.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    r.per_thread[i] = prog[i].count.load(std::memory_order_relaxed) - start[i];
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  stop.store(true, std::memory_order_relaxed);
+  for (auto& t : pool) t.join();
+  return r;
+}
+
 // Reports a result: manual time, "rate" in operations per second, "fairness".
 inline void report(benchmark::State& state, const result& r, bool with_fairness = true) {
   state.SetIterationTime(r.seconds);

@@ -94,7 +94,7 @@ class basic_ticket_lock {
     wake_slot(next);      // the new owner, if it went to sleep
     wake_slot(next + 1);  // the one after it: let it be spinning when its turn comes
     detail::notify_generation<Wait>(watchers_.generation, watchers_.sleepers,
-                                    detail::wake_all_count);
+                                    detail::wake_all_count, false, handshake);
     detail::tsan::post_unlock(this, 0);
   }
 
@@ -105,6 +105,10 @@ class basic_ticket_lock {
   }
 
  private:
+  // Under contention nearly every waiter sleeps, so the sleeper's membarrier (which interrupts the
+  // running holder) would cost more than a fence in unlock.
+  static constexpr auto handshake = detail::handshake::symmetric;
+
   struct slot {
     detail::atomic<std::uint32_t> generation{0};  // futex word, advanced before each wake
     detail::atomic<std::uint32_t> sleepers{0};
@@ -112,7 +116,8 @@ class basic_ticket_lock {
 
   void wake_slot(std::uint32_t ticket) noexcept {
     slot& s = slots_[ticket % slot_count];
-    detail::notify_generation<Wait>(s.generation, s.sleepers, detail::wake_all_count);
+    detail::notify_generation<Wait>(s.generation, s.sleepers, detail::wake_all_count, false,
+                                    handshake);
   }
 
   bool try_acquire() noexcept {
@@ -139,7 +144,7 @@ class basic_ticket_lock {
           if (serving == ticket) return detail::attempt::success();
           return detail::attempt::retry(gen, /*spin=*/ticket - serving == 1);
         },
-        detail::deadline::never());
+        detail::deadline::never(), false, handshake);
   }
 
   bool try_lock_timed(const detail::deadline& dl) noexcept {
@@ -153,7 +158,7 @@ class basic_ticket_lock {
               const std::uint32_t gen = watchers_.generation.load(std::memory_order_acquire);
               return try_acquire() ? detail::attempt::success() : detail::attempt::retry(gen);
             },
-            dl);
+            dl, false, handshake);
     detail::tsan::post_lock(this, ok ? detail::tsan::try_lock
                                      : detail::tsan::try_lock | detail::tsan::try_lock_failed);
     return ok;

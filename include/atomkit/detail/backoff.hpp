@@ -6,6 +6,11 @@
 
 #include <cstdint>
 
+// Pauses a waiter spends before it sleeps or yields (overridable for tuning experiments).
+#ifndef ATOMKIT_SPIN_BUDGET
+#define ATOMKIT_SPIN_BUDGET 256
+#endif
+
 namespace atomkit::detail {
 
 inline void cpu_relax() noexcept {
@@ -24,7 +29,7 @@ inline void cpu_relax() noexcept {
 class backoff {
  public:
   static constexpr std::uint32_t max_round = 64;
-  static constexpr std::uint32_t budget = 2048;
+  static constexpr std::uint32_t budget = ATOMKIT_SPIN_BUDGET;
 
   // One round of pauses; false, without pausing, once the budget is spent.
   bool pause() noexcept {

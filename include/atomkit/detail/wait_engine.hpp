@@ -4,8 +4,10 @@
 // The protocol. A primitive owns a 32-bit futex `word` (whose value changes whenever a waiter may
 // be able to proceed) and a `sleepers` count. A waiter calls await() with an attempt function:
 //   spin phase   try, then pause with bounded exponential backoff, until the budget is spent
-//   busy policy  then sched_yield() between tries, never sleeping in the kernel
-//   park policy  then ++sleepers, heavy barrier, and loop { try; futex_wait(word, observed) }
+//                (skipped when the attempt says spinning is pointless, e.g. far back in a queue)
+//   busy policy  then sched_yield(), and spin again; never sleeps in the kernel
+//   park policy  then ++sleepers (once), heavy barrier, futex_wait(word, observed); after each
+//                wake-up, spin again before sleeping again
 // A releaser changes the state (any memory order), then calls notify(), which issues the light
 // barrier and makes the futex_wake system call only if sleepers != 0. See store_load.hpp for why
 // no wake-up is lost, and why the release path needs no locked instruction for it.
@@ -36,6 +38,12 @@ enum class wait_status { woken, timed_out };
 
 namespace detail {
 
+// How a releaser and a thread going to sleep close the store/load window (store_load.hpp):
+// asymmetric (the default) puts the whole cost on the sleeper (membarrier) and none on the release
+// path; symmetric puts a seq_cst fence on both sides, for primitives whose waiters go to sleep on
+// nearly every operation (membarrier interrupts every running thread of the process).
+enum class handshake { asymmetric, symmetric };
+
 // What one attempt of a waiter found.
 struct attempt {
   bool done{false};           // the waiter got what it waited for
@@ -65,49 +73,62 @@ inline wait_status sleep_on(const atomic<std::uint32_t>& word, std::uint32_t exp
 // time-out). try_once must read `word` before it checks its condition, and report what it read.
 template <class Wait, class Try>
 bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, Try&& try_once,
-           const deadline& dl, bool shared = false) noexcept {
-  backoff spin;
+           const deadline& dl, bool shared = false,
+           handshake hs = handshake::asymmetric) noexcept {
+  bool registered = false;  // counted in `sleepers` (park only)
+  bool done = false;
   for (;;) {
-    const attempt a = try_once();
-    if (a.done) return true;
-    if (!a.spin || !spin.pause()) break;
-    if (dl.passed()) return try_once().done;
-  }
-  if constexpr (!Wait::sleeps) {
-    for (;;) {
-      if (dl.passed()) return try_once().done;
-      ::sched_yield();
-      if (try_once().done) return true;
+    // Spin phase: at the start, and again after each wake-up when the attempt says spinning is
+    // worth it (a woken waiter usually finds its condition true within microseconds).
+    backoff spin;
+    attempt a = try_once();
+    while (!a.done && a.spin && spin.pause()) {
+      if (dl.passed()) break;
+      a = try_once();
     }
-  } else {
-    // seq_cst: the sleeper's half of the store/load handshake with notify() (store_load.hpp).
-    sleepers.fetch_add(1, std::memory_order_seq_cst);
-    heavy_barrier(shared);
-    bool done = false;
-    for (;;) {
-      const attempt a = try_once();
-      if (a.done) {
-        done = true;
-        break;
+    if (a.done) {
+      done = true;
+      break;
+    }
+    if (dl.passed()) {
+      done = try_once().done;
+      break;
+    }
+    if constexpr (!Wait::sleeps) {
+      ::sched_yield();
+      continue;
+    } else {
+      if (!registered) {
+        // seq_cst: the sleeper's half of the store/load handshake with notify() (store_load.hpp).
+        sleepers.fetch_add(1, std::memory_order_seq_cst);
+        heavy_barrier(shared || hs == handshake::symmetric);
+        registered = true;
+        a = try_once();  // re-check after registering: a release may have come before it
+        if (a.done) {
+          done = true;
+          break;
+        }
       }
       if (sleep_on(word, a.observed, dl, shared) == wait_status::timed_out) {
         done = try_once().done;
         break;
       }
     }
+  }
+  if (registered) {
     // relaxed: only notify() reads the count, and a stale non-zero costs one needless wake.
     sleepers.fetch_sub(1, std::memory_order_relaxed);
-    return done;
   }
+  return done;
 }
 
 // After changing the state a waiter waits for: wake up to `count` sleepers on `word`, with no
 // system call when none sleeps.
 template <class Wait>
 void notify(const atomic<std::uint32_t>& word, const atomic<std::uint32_t>& sleepers, int count,
-            bool shared = false) noexcept {
+            bool shared = false, handshake hs = handshake::asymmetric) noexcept {
   if constexpr (Wait::sleeps) {
-    light_barrier(shared);
+    light_barrier(shared || hs == handshake::symmetric);
     // relaxed: ordered after the caller's state change by the light barrier (store_load.hpp).
     if (ATOMKIT_UNLIKELY(sleepers.load(std::memory_order_relaxed) != 0)) {
       futex_wake(word, count, shared);
@@ -119,9 +140,10 @@ void notify(const atomic<std::uint32_t>& word, const atomic<std::uint32_t>& slee
 // anyone sleeps, advance the generation, then wake up to `count` of them.
 template <class Wait>
 void notify_generation(atomic<std::uint32_t>& generation, const atomic<std::uint32_t>& sleepers,
-                       int count, bool shared = false) noexcept {
+                       int count, bool shared = false,
+                       handshake hs = handshake::asymmetric) noexcept {
   if constexpr (Wait::sleeps) {
-    light_barrier(shared);
+    light_barrier(shared || hs == handshake::symmetric);
     // relaxed: ordered after the caller's state change by the light barrier (store_load.hpp).
     if (ATOMKIT_UNLIKELY(sleepers.load(std::memory_order_relaxed) != 0)) {
       // release: a waiter that reads the new generation (acquire) also sees the state change.
