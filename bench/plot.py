@@ -53,9 +53,14 @@ def run_family(binary, family, filt, count, reps, outdir, idx, total):
         if "/manual_time" in line and "_mean" not in line and "_median" not in line \
                 and "_stddev" not in line and "_cv" not in line:
             done += 1
-            sys.stdout.write("\r      %s: %d/%d runs, %.0f s" % (family, done, count * reps,
-                                                               time.time() - start))
-            sys.stdout.flush()
+            # One line rewritten in place on a terminal; every 20 runs into a log.
+            if sys.stdout.isatty():
+                sys.stdout.write("\r      %s: %d/%d runs, %.0f s" % (family, done, count * reps,
+                                                                   time.time() - start))
+                sys.stdout.flush()
+            elif done % 20 == 0 or done == count * reps:
+                print("      %s: %d/%d runs, %.0f s" % (family, done, count * reps,
+                                                      time.time() - start), flush=True)
     proc.wait()
     sys.stdout.write("\n")
     if proc.returncode != 0:

@@ -6,8 +6,8 @@
 //   spin phase   try, then pause with bounded exponential backoff, until the budget is spent
 //                (skipped when the attempt says spinning is pointless, e.g. far back in a queue)
 //   busy policy  then sched_yield(), and spin again; never sleeps in the kernel
-//   park policy  then ++sleepers (once), heavy barrier, futex_wait(word, observed); after each
-//                wake-up, spin again before sleeping again
+//   park policy  then ++sleepers, heavy barrier, try, futex_wait(word, observed), --sleepers;
+//                after each wake-up, spin again before sleeping again
 // A releaser changes the state (any memory order), then calls notify(), which issues the light
 // barrier and makes the futex_wake system call only if sleepers != 0. See store_load.hpp for why
 // no wake-up is lost, and why the release path needs no locked instruction for it.
@@ -75,7 +75,6 @@ template <class Wait, class Try>
 bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, Try&& try_once,
            const deadline& dl, bool shared = false,
            handshake hs = handshake::asymmetric) noexcept {
-  bool registered = false;  // counted in `sleepers` (park only)
   bool done = false;
   for (;;) {
     // Spin phase: at the start, and again after each wake-up when the attempt says spinning is
@@ -96,28 +95,22 @@ bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, T
     }
     if constexpr (!Wait::sleeps) {
       ::sched_yield();
-      continue;
     } else {
-      if (!registered) {
-        // seq_cst: the sleeper's half of the store/load handshake with notify() (store_load.hpp).
-        sleepers.fetch_add(1, std::memory_order_seq_cst);
-        heavy_barrier(shared || hs == handshake::symmetric);
-        registered = true;
-        a = try_once();  // re-check after registering: a release may have come before it
-        if (a.done) {
-          done = true;
-          break;
-        }
-      }
-      if (sleep_on(word, a.observed, dl, shared) == wait_status::timed_out) {
-        done = try_once().done;
+      // Counted in `sleepers` only while asleep or about to sleep, so that releases made while
+      // this thread spins after a wake-up make no futex call.
+      // seq_cst: the sleeper's half of the store/load handshake with notify() (store_load.hpp).
+      sleepers.fetch_add(1, std::memory_order_seq_cst);
+      heavy_barrier(shared || hs == handshake::symmetric);
+      a = try_once();  // re-check after registering: a release may have come before it
+      const bool timed_out =
+          !a.done && sleep_on(word, a.observed, dl, shared) == wait_status::timed_out;
+      // relaxed: only notify() reads the count, and a stale non-zero costs one needless wake.
+      sleepers.fetch_sub(1, std::memory_order_relaxed);
+      if (a.done || timed_out) {
+        done = a.done || try_once().done;
         break;
       }
     }
-  }
-  if (registered) {
-    // relaxed: only notify() reads the count, and a stale non-zero costs one needless wake.
-    sleepers.fetch_sub(1, std::memory_order_relaxed);
   }
   return done;
 }
