@@ -33,9 +33,17 @@ enum : std::uint32_t { membarrier_unknown = 0, membarrier_ready = 1, membarrier_
 // side that can pair with such a light side issues the membarrier.
 inline std::atomic<std::uint32_t> membarrier_state{membarrier_unknown};
 
+// GCC's -Wtsan warns that TSan ignores fences; this one publishes no data (see file comment).
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wtsan"
+#endif
 inline void full_fence() noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);  // StoreLoad only; TSan: see file comment
 }
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#pragma GCC diagnostic pop
+#endif
 
 inline void light_barrier(bool shared) noexcept {
   // relaxed: the state only chooses the barrier; it carries no data (see membarrier_state).
