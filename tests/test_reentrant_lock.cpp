@@ -275,13 +275,15 @@ TEST_CASE_TEMPLATE("mutual exclusion with nesting under 2 to 16 threads (plain d
 TEST_CASE("nested write sections are never seen half-done by optimistic readers") {
   stress::seed();
   constexpr std::size_t words = 12;
-  for (auto [writers, readers] : {std::pair{1, 1}, std::pair{1, 8}, std::pair{3, 13}}) {
+  for (const auto& shape : {std::pair{1, 1}, std::pair{1, 8}, std::pair{3, 13}}) {
+    const int writers = shape.first;  // not a structured binding: clang 14 cannot capture those
+    const int readers = shape.second;
     CAPTURE(writers);
     CAPTURE(readers);
     atomkit::reentrant_lock lock;
     std::array<std::atomic<std::uint64_t>, words> record{};
-    const std::size_t writes = stress::scaled(100000) / static_cast<std::size_t>(writers) + 1;
-    const std::size_t reads = stress::scaled(200000) / static_cast<std::size_t>(readers) + 1;
+    const std::size_t writes = stress::scaled(400000) / static_cast<std::size_t>(writers) + 1;
+    const std::size_t reads = stress::scaled(800000) / static_cast<std::size_t>(readers) + 1;
     std::atomic<int> writers_left{writers};
     std::atomic<std::size_t> mixed{0};
     std::atomic<std::size_t> owner_mixed{0};

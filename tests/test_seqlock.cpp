@@ -217,8 +217,8 @@ static void torn_read_stress(int writers, int readers, bool use_try_load) {
   CAPTURE(use_try_load);
   stress::seed();
   atomkit::seqlock<torn_payload> s(make(0));
-  const std::size_t writes = stress::scaled(200000) / static_cast<std::size_t>(writers) + 1;
-  const std::size_t reads = stress::scaled(400000) / static_cast<std::size_t>(readers) + 1;
+  const std::size_t writes = stress::scaled(800000) / static_cast<std::size_t>(writers) + 1;
+  const std::size_t reads = stress::scaled(1600000) / static_cast<std::size_t>(readers) + 1;
   std::atomic<int> writers_left{writers};
   std::atomic<std::size_t> torn{0};
   std::atomic<std::size_t> backwards{0};

@@ -159,13 +159,16 @@ class alignas(detail::pad_size) seqlock {
     }
   }
 
+  // Unrolled, so that the words stay in registers and T is assembled from them (a loop over the
+  // atomics is not unrolled by the compiler, and then copying the words out of the stack as one
+  // wide load stalls on store forwarding).
   void read_words(words& v) const noexcept {
-    for (std::size_t i = 0; i < word_count; ++i) {
-      // acquire: pairs with the release store of this word in publish(): reading a value of a
-      // writer makes its odd sequence store visible to the caller's second sequence load, and
-      // keeps that load below this one.
-      v.w[i] = data_[i].load(std::memory_order_acquire);
-    }
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      // acquire: pairs with the release store of each word in write_words(): reading a value of
+      // a writer makes its odd sequence store visible to the caller's second sequence load, and
+      // keeps that load below these.
+      ((v.w[I] = data_[I].load(std::memory_order_acquire)), ...);
+    }(std::make_index_sequence<word_count>{});
   }
 
   // Opens a write section: the sequence becomes odd. Caller holds writer_.
@@ -188,11 +191,11 @@ class alignas(detail::pad_size) seqlock {
 
   // Stores the payload inside an open write section.
   void write_words(const words& v) noexcept {
-    for (std::size_t i = 0; i < word_count; ++i) {
-      // release: orders the odd sequence store (and everything before) before this word, for a
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      // release: orders the odd sequence store (and everything before) before each word, for a
       // reader whose acquire load reads it.
-      data_[i].store(v.w[i], std::memory_order_release);
-    }
+      (data_[I].store(v.w[I], std::memory_order_release), ...);
+    }(std::make_index_sequence<word_count>{});
   }
 
   void publish(const words& v) noexcept {
