@@ -88,28 +88,17 @@ class alignas(detail::pad_size) seqlock {
 
   // A consistent snapshot, retried until clean.
   [[nodiscard]] T load() const noexcept {
+    // The first attempt inline and straight-line; retries and waits out of line.
     words v;
-    for (;;) {
-      // acquire: pairs with the release store of the even sequence in close_write(), so the words
-      // that writer stored are visible to the loads below.
-      std::uint64_t s = seq_.load(std::memory_order_acquire);
-      if (ATOMKIT_UNLIKELY(s & 1)) s = wait_even();
-      read_words(v);
-      // relaxed: cannot move above the acquire word loads in read_words() (see file comment).
-      if (ATOMKIT_LIKELY(seq_.load(std::memory_order_relaxed) == s)) return from_words(v);
-    }
+    if (ATOMKIT_LIKELY(try_read(v))) return from_words(v);
+    return load_slow();
   }
 
   // One attempt: nullopt if a write was in progress or overlapped the copy.
   [[nodiscard]] std::optional<T> try_load() const noexcept {
-    // acquire: as in load().
-    const std::uint64_t s = seq_.load(std::memory_order_acquire);
-    if (s & 1) return std::nullopt;
     words v;
-    read_words(v);
-    // relaxed: as in load().
-    if (seq_.load(std::memory_order_relaxed) != s) return std::nullopt;
-    return from_words(v);
+    if (try_read(v)) return from_words(v);
+    return std::nullopt;
   }
 
   void store(const T& value) noexcept {
@@ -162,6 +151,30 @@ class alignas(detail::pad_size) seqlock {
   // Unrolled, so that the words stay in registers and T is assembled from them (a loop over the
   // atomics is not unrolled by the compiler, and then copying the words out of the stack as one
   // wide load stalls on store forwarding).
+  // One attempt: true if v holds a clean snapshot.
+  bool try_read(words& v) const noexcept {
+    // acquire: pairs with the release store of the even sequence in close_write(), so the words
+    // that writer stored are visible to the loads below.
+    const std::uint64_t s = seq_.load(std::memory_order_acquire);
+    if (ATOMKIT_UNLIKELY(s & 1)) return false;
+    read_words(v);
+    // relaxed: cannot move above the acquire word loads in read_words() (see file comment).
+    return seq_.load(std::memory_order_relaxed) == s;
+  }
+
+  // Retries until clean, waiting through the engine while a write is being published.
+  ATOMKIT_NOINLINE T load_slow() const noexcept {
+    words v;
+    for (;;) {
+      // acquire: as in try_read().
+      std::uint64_t s = seq_.load(std::memory_order_acquire);
+      if (s & 1) s = wait_even();
+      read_words(v);
+      // relaxed: as in try_read().
+      if (seq_.load(std::memory_order_relaxed) == s) return from_words(v);
+    }
+  }
+
   void read_words(words& v) const noexcept {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       // acquire: pairs with the release store of each word in write_words(): reading a value of
