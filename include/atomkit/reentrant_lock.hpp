@@ -21,9 +21,9 @@
 // owner's last unlock() has run. The owner sees its own writes in program order.
 //
 // Ordering (no standalone fence on the lock/unlock hot path of the data it guards):
-//   lock    CAS seq even -> odd (acquire), then a release fence: a reader whose relaxed load reads
+//   lock    fetch_or(1) on seq, even -> odd (acquire), then a release fence: a reader whose relaxed load reads
 //           any store of the section sees the odd sequence (or later) when it re-reads seq.
-//   unlock  seq odd -> even (release store): pairs with the acquire CAS of the next owner and
+//   unlock  seq odd -> even (release store): pairs with the acquire fetch_or of the next owner and
 //           with read_begin's acquire load.
 //   validate  an acquire fence, then seq (relaxed): the caller's relaxed data loads cannot move
 //           below the re-read. These two fences are compiler barriers on x86. TSan does not model
@@ -87,7 +87,7 @@ class basic_reentrant_lock {
       return;
     }
     detail::tsan::pre_lock(this, 0);
-    if (ATOMKIT_UNLIKELY(!try_acquire())) lock_slow(detail::deadline::never());
+    if (ATOMKIT_UNLIKELY(!try_acquire_now())) lock_slow(detail::deadline::never());
     become_owner(me);
     detail::tsan::post_lock(this, 0);
   }
@@ -128,16 +128,18 @@ class basic_reentrant_lock {
       detail::tsan::post_unlock(this, 0);
       return;
     }
-    // relaxed: the next owner's acquire CAS (paired with the release store below) orders these
-    // before its own stores to the same fields.
-    depth_.store(0, std::memory_order_relaxed);
+    // relaxed: only the owner changes seq_ while it is odd (failed fetch_or's by others store the
+    // same odd value), so this is our own odd value.
+    const std::uint64_t s = seq_.load(std::memory_order_relaxed);
+    // relaxed: the next owner's acquire fetch_or (paired with the release store below) orders
+    // this before its own store. depth_ is left as is: the next owner sets it, and only the
+    // owner reads it.
     owner_.store(0, std::memory_order_relaxed);
     detail::tsan::post_unlock(this, 0);
-    // relaxed: only the owner stores seq_ while it is odd; this is our own odd value.
-    const std::uint64_t s = seq_.load(std::memory_order_relaxed);
-    // release: pairs with the acquire CAS in try_acquire() and the acquire loads in read_begin():
-    // the section's writes are visible to the next owner and to readers that read s + 1. Done
-    // after post_unlock so that TSan sees it as the release that optimistic readers acquire.
+    // release: pairs with the acquire fetch_or in try_acquire_now() and the acquire loads in
+    // read_begin(): the section's writes are visible to the next owner and to readers that read
+    // s + 1. Done after post_unlock so that TSan sees it as the release that optimistic readers
+    // acquire.
     seq_.store(s + 1, std::memory_order_release);
     detail::notify_generation<Wait>(lock_gen_, lock_sleepers_, 1);
     detail::notify_generation<Wait>(read_gen_, read_sleepers_, detail::wake_all_count);
@@ -166,7 +168,7 @@ class basic_reentrant_lock {
   // True if no write section began or ended since s was taken.
   [[nodiscard]] bool read_validate(stamp s) const noexcept {
     // Keeps the caller's data loads (relaxed allowed) above the re-read of seq_; pairs with the
-    // release fence after the CAS in try_acquire(). TSan: see file comment.
+    // release fence after the fetch_or in try_acquire_now(). TSan: see file comment.
     detail::acquire_fence();
     // relaxed: ordered by the fence above.
     return seq_.load(std::memory_order_relaxed) == s;
@@ -208,26 +210,28 @@ class basic_reentrant_lock {
   }
 
   void become_owner(std::uint32_t me) noexcept {
-    // relaxed: written by the new owner after its acquire CAS; others compare it to their own id
+    // relaxed: written by the new owner after its acquire fetch_or; others compare it to their own id
     // only (see is_owner).
     owner_.store(me, std::memory_order_relaxed);
     depth_.store(1, std::memory_order_relaxed);  // relaxed: owner-only field
   }
 
-  bool try_acquire() noexcept {
-    // relaxed: a first look; the CAS below decides.
-    std::uint64_t s = seq_.load(std::memory_order_relaxed);
-    if (s & 1) return false;
+  // One attempt. Setting the low bit takes a free lock (even s becomes s + 1) and leaves a held
+  // one unchanged (odd | 1 == odd), so no compare-and-swap loop and no prior load is needed.
+  bool try_acquire_now() noexcept {
     // acquire: pairs with the release store in unlock(): the previous section's writes are
-    // visible. relaxed on failure: nothing is read through a failed attempt.
-    if (!seq_.compare_exchange_strong(s, s + 1, std::memory_order_acquire,
-                                      std::memory_order_relaxed)) {
-      return false;
-    }
+    // visible. A failed attempt stores the value it read and synchronizes with nothing it uses.
+    if (seq_.fetch_or(1, std::memory_order_acquire) & 1) return false;
     // The section's stores (the user's, any order) stay below the odd sequence for a reader that
     // reads one of them; pairs with the acquire fence in read_validate(). TSan: see file comment.
     detail::release_fence();
     return true;
+  }
+
+  // For waiters: look first, so that spinning on a held lock does not take its line exclusive.
+  bool try_acquire() noexcept {
+    // relaxed: a first look; the read-modify-write decides.
+    return (seq_.load(std::memory_order_relaxed) & 1) == 0 && try_acquire_now();
   }
 
   bool acquire_until(const detail::deadline& dl) noexcept {
