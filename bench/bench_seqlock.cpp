@@ -40,14 +40,15 @@ payload<Bytes> make(std::uint64_t v) {
   return p;
 }
 
-// Runs `readers` reader threads and one writer thread; reports the readers' rate only.
+// Runs `readers` reader threads and one writer thread; reports the readers' rate as "rate", and
+// the writer's stores per second as "writer_rate" (a lock that starves its writer reads fast).
 template <class Read, class Write>
 void with_writer(benchmark::State& state, int readers, Read read, Write write) {
   result r = run_timed(readers + 1, [&](int i, std::atomic<bool>& stop) -> std::uint64_t {
     std::uint64_t n = 0;
     if (i == 0) {
-      for (std::uint64_t v = 1; !stop.load(std::memory_order_relaxed); ++v) write(v);
-      return 0;
+      for (; !stop.load(std::memory_order_relaxed); ++n) write(n);
+      return n;
     }
     while (!stop.load(std::memory_order_relaxed)) {
       for (int k = 0; k < batch; ++k) read();
@@ -55,8 +56,10 @@ void with_writer(benchmark::State& state, int readers, Read read, Write write) {
     }
     return n;
   });
+  const double writes = static_cast<double>(r.per_thread.front());
   r.per_thread.erase(r.per_thread.begin());  // the writer
   report(state, r);
+  state.counters["writer_rate"] = benchmark::Counter(writes / r.seconds);
 }
 
 template <std::size_t Bytes>
