@@ -21,8 +21,9 @@
 // owner's last unlock() has run. The owner sees its own writes in program order.
 //
 // Ordering (no standalone fence on the lock/unlock hot path of the data it guards):
-//   lock    fetch_or(1) on seq, even -> odd (acquire), then a release fence: a reader whose relaxed load reads
-//           any store of the section sees the odd sequence (or later) when it re-reads seq.
+//   lock    fetch_or(1) on seq, even -> odd (acquire; on a held lock it changes nothing), then a
+//           release fence: a reader whose relaxed load reads any store of the section sees the odd
+//           sequence (or later) when it re-reads seq.
 //   unlock  seq odd -> even (release store): pairs with the acquire fetch_or of the next owner and
 //           with read_begin's acquire load.
 //   validate  an acquire fence, then seq (relaxed): the caller's relaxed data loads cannot move
