@@ -1,6 +1,8 @@
 // atomkit: every primitive in one include.
 #pragma once
 
+#include <atomkit/reentrant_lock.hpp>
+#include <atomkit/seqlock.hpp>
 #include <atomkit/spinlock.hpp>
 #include <atomkit/ticket_lock.hpp>
 #include <atomkit/wait.hpp>

@@ -18,10 +18,14 @@ namespace atomkit::detail {
 #endif
 
 // Orders the caller's earlier loads before its later loads and stores. A compiler barrier on x86.
-inline void acquire_fence() noexcept { std::atomic_thread_fence(std::memory_order_acquire); }
+inline void acquire_fence() noexcept {
+  std::atomic_thread_fence(std::memory_order_acquire);  // TSan: not modelled; see the file comment
+}
 
 // Orders the caller's earlier loads and stores before its later stores. A compiler barrier on x86.
-inline void release_fence() noexcept { std::atomic_thread_fence(std::memory_order_release); }
+inline void release_fence() noexcept {
+  std::atomic_thread_fence(std::memory_order_release);  // TSan: not modelled; see the file comment
+}
 
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
 #pragma GCC diagnostic pop
