@@ -40,12 +40,15 @@
 #include <atomkit/detail/error.hpp>
 #include <atomkit/detail/wait_engine.hpp>
 
+#include <sched.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -56,6 +59,21 @@ struct broken_barrier : std::runtime_error {
 };
 
 namespace detail {
+
+// The CPUs this process may run on, read once (the first call; a later change of affinity is
+// not seen). Only a tuning input: it decides whether barrier waiters spin.
+inline unsigned usable_cpus() noexcept {
+  static const unsigned n = [] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) {
+      return static_cast<unsigned>(CPU_COUNT(&set));
+    }
+    const unsigned hc = std::thread::hardware_concurrency();
+    return hc == 0 ? 1u : hc;
+  }();
+  return n;
+}
 
 struct barrier_noop {
   void operator()() const noexcept {}
@@ -179,6 +197,9 @@ class barrier {
  private:
   enum class outcome { passed, broken, timed_out };
 
+  // How long a waiter of a barrier with more parties than CPUs yields before it sleeps.
+  static constexpr std::chrono::microseconds yield_window{200};
+
   static constexpr std::uint64_t broken_bit = std::uint64_t{1} << 63;
   static constexpr std::uint32_t word_broken = std::uint32_t{1} << 31;
   static constexpr std::uint32_t phase_mask = word_broken - 1;
@@ -294,17 +315,25 @@ class barrier {
 
   outcome wait_impl(std::uint32_t phase, const detail::deadline& dl) const noexcept {
     outcome result = outcome::timed_out;
-    const bool done = detail::await<Wait>(
-        phase_word_, sleepers_,
-        [this, phase, &result] {
-          // acquire: pairs with the release RMWs in complete_phase and publish_broken.
-          const std::uint32_t w = phase_word_.load(std::memory_order_acquire);
-          result = judge(phase, w);
-          return result != outcome::timed_out ? detail::attempt::success()
-                                              : detail::attempt::retry(w);
-        },
-        dl);
-    return done ? result : outcome::timed_out;
+    // With more parties than CPUs, the arrivals a waiter waits for need its CPU: spinning only
+    // delays them. Such a barrier skips the spin phase and first yields (the busy policy) for a
+    // short window, which lets the other parties run without the cost of a futex sleep and
+    // wake-up each round; then it waits by its own policy.
+    const bool crowded = expected_.load(std::memory_order_relaxed) > detail::usable_cpus();
+    auto try_once = [this, phase, crowded, &result] {
+      // acquire: pairs with the release RMWs in complete_phase and publish_broken.
+      const std::uint32_t w = phase_word_.load(std::memory_order_acquire);
+      result = judge(phase, w);
+      return result != outcome::timed_out ? detail::attempt::success()
+                                          : detail::attempt::retry(w, /*spin=*/!crowded);
+    };
+    if (crowded && Wait::sleeps) {
+      if (detail::await<busy>(phase_word_, sleepers_, try_once,
+                              detail::deadline::after(yield_window))) {
+        return result;
+      }
+    }
+    return detail::await<Wait>(phase_word_, sleepers_, try_once, dl) ? result : outcome::timed_out;
   }
 
   bool arrive_and_wait_timed(const detail::deadline& dl) {
