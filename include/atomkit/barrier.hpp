@@ -38,6 +38,7 @@
 #include <atomkit/detail/config.hpp>
 #include <atomkit/detail/deadline.hpp>
 #include <atomkit/detail/error.hpp>
+#include <atomkit/detail/staged_wait.hpp>
 #include <atomkit/detail/wait_engine.hpp>
 
 #include <sched.h>
@@ -197,9 +198,6 @@ class barrier {
  private:
   enum class outcome { passed, broken, timed_out };
 
-  // How long a waiter of a barrier with more parties than CPUs yields before it sleeps.
-  static constexpr std::chrono::microseconds yield_window{200};
-
   static constexpr std::uint64_t broken_bit = std::uint64_t{1} << 63;
   static constexpr std::uint32_t word_broken = std::uint32_t{1} << 31;
   static constexpr std::uint32_t phase_mask = word_broken - 1;
@@ -316,24 +314,19 @@ class barrier {
   outcome wait_impl(std::uint32_t phase, const detail::deadline& dl) const noexcept {
     outcome result = outcome::timed_out;
     // With more parties than CPUs, the arrivals a waiter waits for need its CPU: spinning only
-    // delays them. Such a barrier skips the spin phase and first yields (the busy policy) for a
-    // short window, which lets the other parties run without the cost of a futex sleep and
-    // wake-up each round; then it waits by its own policy.
+    // delays them, so such a barrier starts its wait with the yields (detail/staged_wait.hpp).
     const bool crowded = expected_.load(std::memory_order_relaxed) > detail::usable_cpus();
-    auto try_once = [this, phase, crowded, &result] {
-      // acquire: pairs with the release RMWs in complete_phase and publish_broken.
-      const std::uint32_t w = phase_word_.load(std::memory_order_acquire);
-      result = judge(phase, w);
-      return result != outcome::timed_out ? detail::attempt::success()
-                                          : detail::attempt::retry(w, /*spin=*/!crowded);
-    };
-    if (crowded && Wait::sleeps) {
-      if (detail::await<busy>(phase_word_, sleepers_, try_once,
-                              detail::deadline::after(yield_window))) {
-        return result;
-      }
-    }
-    return detail::await<Wait>(phase_word_, sleepers_, try_once, dl) ? result : outcome::timed_out;
+    const bool done = detail::staged_await<Wait>(
+        phase_word_, sleepers_,
+        [this, phase, &result](bool spin) {
+          // acquire: pairs with the release RMWs in complete_phase and publish_broken.
+          const std::uint32_t w = phase_word_.load(std::memory_order_acquire);
+          result = judge(phase, w);
+          return result != outcome::timed_out ? detail::attempt::success()
+                                              : detail::attempt::retry(w, spin);
+        },
+        dl, /*spin_first=*/!crowded);
+    return done ? result : outcome::timed_out;
   }
 
   bool arrive_and_wait_timed(const detail::deadline& dl) {

@@ -19,6 +19,7 @@
 #include <atomkit/detail/atomic.hpp>
 #include <atomkit/detail/config.hpp>
 #include <atomkit/detail/deadline.hpp>
+#include <atomkit/detail/staged_wait.hpp>
 #include <atomkit/detail/wait_engine.hpp>
 
 #include <chrono>
@@ -78,13 +79,13 @@ class basic_event {
   }
 
   ATOMKIT_NOINLINE bool wait_slow(std::uint32_t start, const detail::deadline& dl) const noexcept {
-    return detail::await<Wait>(
+    return detail::staged_await<Wait>(
         word_, sleepers_,
-        [this, start] {
+        [this, start](bool spin) {
           // acquire: pairs with the release fetch_or in set() (or the clear() after it, which
           // continues its release sequence). Any change from `start` means a set() happened.
           const std::uint32_t w = word_.load(std::memory_order_acquire);
-          return w != start ? detail::attempt::success() : detail::attempt::retry(w);
+          return w != start ? detail::attempt::success() : detail::attempt::retry(w, spin);
         },
         dl);
   }

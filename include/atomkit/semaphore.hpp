@@ -3,8 +3,9 @@
 //
 // The count is one 32-bit atomic word, and that word is also the futex word waiters sleep on.
 //   acquire   takes a unit with one compare-and-swap when the count is positive; otherwise it
-//             waits through the engine, which retries the same compare-and-swap each time it
-//             wakes. Waiters sleep while the count reads 0.
+//             waits (detail/staged_wait.hpp: a short spin, a short run of yields, then the
+//             policy's wait), retrying the same compare-and-swap each time it wakes. Waiters
+//             sleep while the count reads 0.
 //   release   adds n with one compare-and-swap (checked against max() or the bound, so an
 //             over-release throws and leaves the count unchanged), then wakes at most n sleepers,
 //             with no system call when nobody sleeps.
@@ -29,6 +30,7 @@
 #include <atomkit/detail/config.hpp>
 #include <atomkit/detail/deadline.hpp>
 #include <atomkit/detail/error.hpp>
+#include <atomkit/detail/staged_wait.hpp>
 #include <atomkit/detail/wait_engine.hpp>
 
 #include <chrono>
@@ -98,12 +100,12 @@ class semaphore_core {
   }
 
   ATOMKIT_NOINLINE bool wait_until(const deadline& dl) noexcept {
-    return await<Wait>(
+    return staged_await<Wait>(
         count_, sleepers_,
-        [this] {
+        [this](bool spin) {
           // The CAS loop reads the word first; it returns only with a unit or having seen 0, and
           // the engine sleeps while the word still reads 0.
-          return try_acquire() ? attempt::success() : attempt::retry(0);
+          return try_acquire() ? attempt::success() : attempt::retry(0, spin);
         },
         dl);
   }
