@@ -16,6 +16,10 @@
 // After a break every waiter of the broken phase and every later call throws broken_barrier,
 // until reset().
 //
+// Waiting (detail/staged_wait.hpp): a short spin, a short run of yields, then the policy's wait.
+// A barrier with more parties than the CPUs this process may use skips the spin: the arrivals
+// it waits for need the waiter's CPU.
+//
 // reset(): on a barrier that is not broken, throws std::system_error(operation_not_permitted) if
 // any thread has arrived in the current phase or is inside a wait; otherwise it is already fresh.
 // On a broken barrier it first lets the threads still inside a wait leave (they are all woken and

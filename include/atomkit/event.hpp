@@ -5,7 +5,8 @@
 // value it held while the flag was clear, unless the 31-bit generation wraps (2^31 set/clear pairs
 // while one waiter is descheduled). A waiter records the word when it begins; it returns as soon
 // as the word differs, which means a set() happened since: a waiter that began before a set()
-// always returns true, even if clear() follows at once.
+// always returns true, even if clear() follows at once. Waiting: a short spin, a short run of
+// yields, then the policy's wait (detail/staged_wait.hpp).
 //
 // Progress: set and is_set are wait-free (set makes one futex_wake call when threads sleep and the
 // flag was clear, none otherwise); clear is lock-free (a compare-and-swap loop that repeats only
