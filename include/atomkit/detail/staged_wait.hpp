@@ -23,7 +23,7 @@
 
 namespace atomkit::detail {
 
-inline constexpr int staged_spin_attempts = 8;
+inline constexpr int staged_spin_attempts = 5;
 inline constexpr std::int64_t staged_yield_ns = 100'000;
 
 // try_once(bool spin) is an engine attempt (it reads `word` first) that passes `spin` on to
