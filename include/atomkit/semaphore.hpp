@@ -1,0 +1,207 @@
+// atomkit/semaphore.hpp: counting_semaphore (a drop-in for std::counting_semaphore),
+// binary_semaphore, and bounded_semaphore (Python's threading.BoundedSemaphore).
+//
+// The count is one 32-bit atomic word, and that word is also the futex word waiters sleep on.
+//   acquire   takes a unit with one compare-and-swap when the count is positive; otherwise it
+//             waits (detail/staged_wait.hpp: a short spin, a short run of yields, then the
+//             policy's wait), retrying the same compare-and-swap each time it wakes. Waiters
+//             sleep while the count reads 0.
+//   release   adds n with one compare-and-swap (checked against max() or the bound, so an
+//             over-release throws and leaves the count unchanged), then wakes at most n sleepers,
+//             with no system call when nobody sleeps.
+// Wake-ups are never lost to time-outs (the shape of GCC bug 104928): a futex wake that reaches a
+// timed waiter makes it return "woken" (the kernel reports a wake before a time-out), and the
+// engine then retries the compare-and-swap, so that waiter takes the unit it was woken for; a
+// waiter that really timed out was not counted by the wake, which went to another sleeper.
+//
+// Progress: try_acquire and release are lock-free (a compare-and-swap loop that only repeats when
+// another thread changed the count; release may make one futex_wake call when threads sleep);
+// available is wait-free; acquire blocks; try_acquire_for/until block at most until the deadline.
+// Not FIFO: a spinning or newly arriving thread may take a unit before a sleeper that was woken.
+//
+// Bad input: an initial count outside [0, max()] (or [0, bound]) and a bound outside [0, max()]
+// throw std::invalid_argument; release(n) with n < 0 throws std::invalid_argument; a release that
+// would take the count past max() (or past the bound of a bounded_semaphore: Python's ValueError)
+// is a caller bug and throws std::system_error(operation_not_permitted). Either way the count is
+// left unchanged. Under -fno-exceptions these end the program with a message instead.
+#pragma once
+
+#include <atomkit/detail/atomic.hpp>
+#include <atomkit/detail/config.hpp>
+#include <atomkit/detail/deadline.hpp>
+#include <atomkit/detail/error.hpp>
+#include <atomkit/detail/staged_wait.hpp>
+#include <atomkit/detail/wait_engine.hpp>
+
+#include <chrono>
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+
+namespace atomkit {
+
+// The largest count any atomkit semaphore holds: the count lives in a 32-bit futex word.
+inline constexpr std::ptrdiff_t semaphore_max = INT32_MAX;
+
+namespace detail {
+
+// The count word and its sleepers, shared by counting_semaphore and bounded_semaphore. The limit
+// (max() or the bound) is passed in by the owner.
+template <class Wait>
+class semaphore_core {
+ public:
+  explicit semaphore_core(std::uint32_t initial) noexcept : count_(initial) {}
+  semaphore_core(const semaphore_core&) = delete;
+  semaphore_core& operator=(const semaphore_core&) = delete;
+
+  bool try_acquire() noexcept {
+    // relaxed: only a guess for the CAS, which re-reads the count if it was wrong.
+    std::uint32_t c = count_.load(std::memory_order_relaxed);
+    while (c != 0) {
+      // acquire: pairs with the release CAS in release(), so the releaser's writes before the
+      // release are visible to the thread that takes the unit (RMWs in between extend the
+      // release sequence).
+      if (count_.compare_exchange_weak(c, c - 1, std::memory_order_acquire,
+                                       std::memory_order_relaxed)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void acquire() noexcept {
+    if (ATOMKIT_UNLIKELY(!try_acquire())) wait_until(deadline::never());
+  }
+
+  bool acquire_until(const deadline& dl) noexcept { return try_acquire() || wait_until(dl); }
+
+  void release(std::ptrdiff_t n, std::uint32_t limit, const char* who) {
+    if (ATOMKIT_UNLIKELY(n < 0)) invalid_argument(who, "release(n) with n < 0");
+    if (n == 0) return;
+    // relaxed: only a guess for the CAS.
+    std::uint32_t c = count_.load(std::memory_order_relaxed);
+    do {
+      // c <= limit always holds, so limit - c does not wrap.
+      if (ATOMKIT_UNLIKELY(static_cast<std::uint64_t>(n) > limit - c)) over_release(who);
+      // release: pairs with the acquire CAS in try_acquire(): publishes what the releaser wrote.
+    } while (!count_.compare_exchange_weak(c, c + static_cast<std::uint32_t>(n),
+                                           std::memory_order_release, std::memory_order_relaxed));
+    // Wakes at most n sleepers (n <= INT32_MAX fits an int); no system call when none sleeps.
+    notify<Wait>(count_, sleepers_, static_cast<int>(n));
+  }
+
+  [[nodiscard]] std::ptrdiff_t available() const noexcept {
+    return static_cast<std::ptrdiff_t>(count_.load(std::memory_order_relaxed));  // a snapshot
+  }
+
+ private:
+  [[noreturn]] ATOMKIT_NOINLINE static void over_release(const char* who) {
+    misuse(who, "release(n) would raise the count past its maximum (count left unchanged)");
+  }
+
+  ATOMKIT_NOINLINE bool wait_until(const deadline& dl) noexcept {
+    return staged_await<Wait>(
+        count_, sleepers_,
+        [this](bool spin) {
+          // The CAS loop reads the word first; it returns only with a unit or having seen 0, and
+          // the engine sleeps while the word still reads 0.
+          return try_acquire() ? attempt::success() : attempt::retry(0, spin);
+        },
+        dl);
+  }
+
+  atomic<std::uint32_t> count_;        // the count, and the futex word waiters sleep on
+  atomic<std::uint32_t> sleepers_{0};  // waiters asleep on count_ (park only)
+};
+
+inline std::uint32_t checked_count(std::ptrdiff_t initial, std::ptrdiff_t limit, const char* who,
+                                   const char* rule) {
+  if (initial < 0 || initial > limit) invalid_argument(who, rule);
+  return static_cast<std::uint32_t>(initial);
+}
+
+}  // namespace detail
+
+template <std::ptrdiff_t Max = semaphore_max, class Wait = park>
+class counting_semaphore {
+  static_assert(Max >= 0 && Max <= semaphore_max,
+                "atomkit::counting_semaphore: Max must lie in [0, atomkit::semaphore_max]");
+
+ public:
+  // Throws std::invalid_argument unless 0 <= initial <= max().
+  explicit counting_semaphore(std::ptrdiff_t initial)
+      : core_(detail::checked_count(initial, Max, "counting_semaphore",
+                                    "initial count outside [0, max()]")) {}
+  counting_semaphore(const counting_semaphore&) = delete;
+  counting_semaphore& operator=(const counting_semaphore&) = delete;
+
+  static constexpr std::ptrdiff_t max() noexcept { return Max; }
+
+  // Lock-free; wakes at most n sleepers. n < 0 throws std::invalid_argument; a count past max()
+  // throws std::system_error(operation_not_permitted); both leave the count unchanged.
+  void release(std::ptrdiff_t n = 1) {
+    core_.release(n, static_cast<std::uint32_t>(Max), "counting_semaphore");
+  }
+
+  void acquire() noexcept { core_.acquire(); }            // blocking
+  bool try_acquire() noexcept { return core_.try_acquire(); }  // lock-free; no spurious failure
+
+  template <class Rep, class Period>
+  bool try_acquire_for(const std::chrono::duration<Rep, Period>& d) noexcept {
+    return core_.acquire_until(detail::deadline::after(d));
+  }
+  template <class Clock, class Duration>
+  bool try_acquire_until(const std::chrono::time_point<Clock, Duration>& tp) noexcept {
+    return core_.acquire_until(detail::deadline::at(tp));
+  }
+
+  [[nodiscard]] std::ptrdiff_t available() const noexcept { return core_.available(); }
+
+ private:
+  detail::semaphore_core<Wait> core_;
+};
+
+using binary_semaphore = counting_semaphore<1>;
+
+// Python's threading.BoundedSemaphore: the bound is chosen at run time; a release that would take
+// the count past it throws std::system_error(operation_not_permitted) and leaves the count as it
+// was. Same progress guarantees as counting_semaphore.
+template <class Wait = park>
+class basic_bounded_semaphore {
+ public:
+  // Throws std::invalid_argument unless 0 <= bound <= semaphore_max and 0 <= initial <= bound.
+  basic_bounded_semaphore(std::ptrdiff_t initial, std::ptrdiff_t bound)
+      : bound_(detail::checked_count(bound, semaphore_max, "bounded_semaphore",
+                                     "bound outside [0, semaphore_max]")),
+        core_(detail::checked_count(initial, bound, "bounded_semaphore",
+                                    "initial count outside [0, bound]")) {}
+  basic_bounded_semaphore(const basic_bounded_semaphore&) = delete;
+  basic_bounded_semaphore& operator=(const basic_bounded_semaphore&) = delete;
+
+  static constexpr std::ptrdiff_t max() noexcept { return semaphore_max; }
+  [[nodiscard]] std::ptrdiff_t bound() const noexcept { return bound_; }
+
+  void release(std::ptrdiff_t n = 1) { core_.release(n, bound_, "bounded_semaphore"); }
+
+  void acquire() noexcept { core_.acquire(); }
+  bool try_acquire() noexcept { return core_.try_acquire(); }
+
+  template <class Rep, class Period>
+  bool try_acquire_for(const std::chrono::duration<Rep, Period>& d) noexcept {
+    return core_.acquire_until(detail::deadline::after(d));
+  }
+  template <class Clock, class Duration>
+  bool try_acquire_until(const std::chrono::time_point<Clock, Duration>& tp) noexcept {
+    return core_.acquire_until(detail::deadline::at(tp));
+  }
+
+  [[nodiscard]] std::ptrdiff_t available() const noexcept { return core_.available(); }
+
+ private:
+  std::uint32_t bound_;  // immutable after construction
+  detail::semaphore_core<Wait> core_;
+};
+
+using bounded_semaphore = basic_bounded_semaphore<park>;
+
+}  // namespace atomkit
