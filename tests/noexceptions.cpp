@@ -8,6 +8,17 @@ int main() {
   atomkit::ticket_lock t;
   atomkit::reentrant_lock r;
   atomkit::seqlock<int> q(1);
+  atomkit::counting_semaphore<> sem(1);
+  atomkit::bounded_semaphore bsem(1, 1);
+  atomkit::event ev;
+  atomkit::barrier<> bar(1);
+  sem.acquire();
+  sem.release();
+  bsem.acquire();
+  bsem.release();
+  ev.set();
+  ev.wait();
+  bar.arrive_and_wait();
   {
     std::scoped_lock guard(s, t, r);
     q.store(q.load() + 1);

@@ -1,7 +1,10 @@
 // atomkit: every primitive in one include.
 #pragma once
 
+#include <atomkit/barrier.hpp>
+#include <atomkit/event.hpp>
 #include <atomkit/reentrant_lock.hpp>
+#include <atomkit/semaphore.hpp>
 #include <atomkit/seqlock.hpp>
 #include <atomkit/spinlock.hpp>
 #include <atomkit/ticket_lock.hpp>

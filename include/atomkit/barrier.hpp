@@ -16,7 +16,7 @@
 // After a break every waiter of the broken phase and every later call throws broken_barrier,
 // until reset().
 //
-// Waiting (detail/staged_wait.hpp): a short spin, a short run of yields, then the policy's wait.
+// Waiting (detail::wait_profile): a short spin, a short run of yields, then the policy's wait.
 // A barrier with more parties than the CPUs this process may use skips the spin: the arrivals
 // it waits for need the waiter's CPU.
 //
@@ -42,7 +42,6 @@
 #include <atomkit/detail/config.hpp>
 #include <atomkit/detail/deadline.hpp>
 #include <atomkit/detail/error.hpp>
-#include <atomkit/detail/staged_wait.hpp>
 #include <atomkit/detail/wait_engine.hpp>
 
 #include <sched.h>
@@ -318,18 +317,19 @@ class barrier {
   outcome wait_impl(std::uint32_t phase, const detail::deadline& dl) const noexcept {
     outcome result = outcome::timed_out;
     // With more parties than CPUs, the arrivals a waiter waits for need its CPU: spinning only
-    // delays them, so such a barrier starts its wait with the yields (detail/staged_wait.hpp).
+    // delays them, so such a barrier starts its wait with the yields (detail::wait_profile).
     const bool crowded = expected_.load(std::memory_order_relaxed) > detail::usable_cpus();
-    const bool done = detail::staged_await<Wait>(
+    const bool done = detail::await<Wait>(
         phase_word_, sleepers_,
-        [this, phase, &result](bool spin) {
+        [this, phase, &result] {
           // acquire: pairs with the release RMWs in complete_phase and publish_broken.
           const std::uint32_t w = phase_word_.load(std::memory_order_acquire);
           result = judge(phase, w);
           return result != outcome::timed_out ? detail::attempt::success()
-                                              : detail::attempt::retry(w, spin);
+                                              : detail::attempt::retry(w);
         },
-        dl, /*spin_first=*/!crowded);
+        dl, false, detail::handshake::asymmetric,
+        crowded ? detail::yield_then_sleep : detail::short_spin_then_yield);
     return done ? result : outcome::timed_out;
   }
 

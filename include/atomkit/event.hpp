@@ -6,7 +6,7 @@
 // while one waiter is descheduled). A waiter records the word when it begins; it returns as soon
 // as the word differs, which means a set() happened since: a waiter that began before a set()
 // always returns true, even if clear() follows at once. Waiting: a short spin, a short run of
-// yields, then the policy's wait (detail/staged_wait.hpp).
+// yields, then the policy's wait (detail::short_spin_then_yield).
 //
 // Progress: set and is_set are wait-free (set makes one futex_wake call when threads sleep and the
 // flag was clear, none otherwise); clear is lock-free (a compare-and-swap loop that repeats only
@@ -20,7 +20,6 @@
 #include <atomkit/detail/atomic.hpp>
 #include <atomkit/detail/config.hpp>
 #include <atomkit/detail/deadline.hpp>
-#include <atomkit/detail/staged_wait.hpp>
 #include <atomkit/detail/wait_engine.hpp>
 
 #include <chrono>
@@ -80,15 +79,15 @@ class basic_event {
   }
 
   ATOMKIT_NOINLINE bool wait_slow(std::uint32_t start, const detail::deadline& dl) const noexcept {
-    return detail::staged_await<Wait>(
+    return detail::await<Wait>(
         word_, sleepers_,
-        [this, start](bool spin) {
+        [this, start] {
           // acquire: pairs with the release fetch_or in set() (or the clear() after it, which
           // continues its release sequence). Any change from `start` means a set() happened.
           const std::uint32_t w = word_.load(std::memory_order_acquire);
-          return w != start ? detail::attempt::success() : detail::attempt::retry(w, spin);
+          return w != start ? detail::attempt::success() : detail::attempt::retry(w);
         },
-        dl);
+        dl, false, detail::handshake::asymmetric, detail::short_spin_then_yield);
   }
 
   detail::atomic<std::uint32_t> word_{0};              // flag (bit 0) + generation; futex word

@@ -3,7 +3,7 @@
 //
 // The count is one 32-bit atomic word, and that word is also the futex word waiters sleep on.
 //   acquire   takes a unit with one compare-and-swap when the count is positive; otherwise it
-//             waits (detail/staged_wait.hpp: a short spin, a short run of yields, then the
+//             waits (detail::short_spin_then_yield: a short spin, a short run of yields, then the
 //             policy's wait), retrying the same compare-and-swap each time it wakes. Waiters
 //             sleep while the count reads 0.
 //   release   adds n with one compare-and-swap (checked against max() or the bound, so an
@@ -30,7 +30,6 @@
 #include <atomkit/detail/config.hpp>
 #include <atomkit/detail/deadline.hpp>
 #include <atomkit/detail/error.hpp>
-#include <atomkit/detail/staged_wait.hpp>
 #include <atomkit/detail/wait_engine.hpp>
 
 #include <chrono>
@@ -100,14 +99,14 @@ class semaphore_core {
   }
 
   ATOMKIT_NOINLINE bool wait_until(const deadline& dl) noexcept {
-    return staged_await<Wait>(
+    return await<Wait>(
         count_, sleepers_,
-        [this](bool spin) {
+        [this] {
           // The CAS loop reads the word first; it returns only with a unit or having seen 0, and
           // the engine sleeps while the word still reads 0.
-          return try_acquire() ? attempt::success() : attempt::retry(0, spin);
+          return try_acquire() ? attempt::success() : attempt::retry(0);
         },
-        dl);
+        dl, false, handshake::asymmetric, short_spin_then_yield);
   }
 
   atomic<std::uint32_t> count_;        // the count, and the futex word waiters sleep on

@@ -29,20 +29,23 @@ inline void cpu_relax() noexcept {
 class backoff {
  public:
   static constexpr std::uint32_t max_round = 64;
-  static constexpr std::uint32_t budget = ATOMKIT_SPIN_BUDGET;
+  static constexpr std::uint32_t default_budget = ATOMKIT_SPIN_BUDGET;
+
+  explicit backoff(std::uint32_t budget = default_budget) noexcept : budget_(budget) {}
 
   // One round of pauses; false, without pausing, once the budget is spent.
   bool pause() noexcept {
-    if (spent_ >= budget) return false;
+    if (spent_ >= budget_) return false;
     const std::uint32_t n = round_;
     for (std::uint32_t i = 0; i < n; ++i) cpu_relax();
     spent_ += n;
     if (round_ < max_round) round_ *= 2;
     return true;
   }
-  [[nodiscard]] bool exhausted() const noexcept { return spent_ >= budget; }
+  [[nodiscard]] bool exhausted() const noexcept { return spent_ >= budget_; }
 
  private:
+  std::uint32_t budget_;
   std::uint32_t round_ = 1;
   std::uint32_t spent_ = 0;
 };

@@ -5,6 +5,8 @@
 // be able to proceed) and a `sleepers` count. A waiter calls await() with an attempt function:
 //   spin phase   try, then pause with bounded exponential backoff, until the budget is spent
 //                (skipped when the attempt says spinning is pointless, e.g. far back in a queue)
+//   yield phase  park with a wait_profile that asks for it: sched_yield() between tries, for a
+//                bounded time
 //   busy policy  then sched_yield(), and spin again; never sleeps in the kernel
 //   park policy  then ++sleepers, heavy barrier, try, futex_wait(word, observed), --sleepers;
 //                after each wake-up, spin again before sleeping again
@@ -44,6 +46,18 @@ namespace detail {
 // nearly every operation (membarrier interrupts every running thread of the process).
 enum class handshake { asymmetric, symmetric };
 
+// How long a waiter spins and yields before it sleeps. The default suits locks; primitives whose
+// partner often shares the waiter's CPU (semaphores, events, barriers) spin less and then yield
+// for a while, which lets that partner run for the price of a sched_yield, not a futex round trip.
+struct wait_profile {
+  std::uint32_t spin_pauses = backoff::default_budget;  // pauses (with backoff) before yielding
+  std::int64_t yield_ns = 0;  // park only: then sched_yield() for up to this long, then sleep
+};
+// A few backoff rounds (1+2+4+8+16 pauses), then up to 100 us of yields.
+inline constexpr wait_profile short_spin_then_yield{31, 100'000};
+// No spinning (it would only delay threads that need our CPU), then up to 100 us of yields.
+inline constexpr wait_profile yield_then_sleep{0, 100'000};
+
 // What one attempt of a waiter found.
 struct attempt {
   bool done{false};           // the waiter got what it waited for
@@ -73,13 +87,13 @@ inline wait_status sleep_on(const atomic<std::uint32_t>& word, std::uint32_t exp
 // time-out). try_once must read `word` before it checks its condition, and report what it read.
 template <class Wait, class Try>
 bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, Try&& try_once,
-           const deadline& dl, bool shared = false,
-           handshake hs = handshake::asymmetric) noexcept {
+           const deadline& dl, bool shared = false, handshake hs = handshake::asymmetric,
+           const wait_profile& profile = {}) noexcept {
   bool done = false;
   for (;;) {
     // Spin phase: at the start, and again after each wake-up when the attempt says spinning is
     // worth it (a woken waiter usually finds its condition true within microseconds).
-    backoff spin;
+    backoff spin(profile.spin_pauses);
     attempt a = try_once();
     while (!a.done && a.spin && spin.pause()) {
       if (dl.passed()) break;
@@ -96,6 +110,18 @@ bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, T
     if constexpr (!Wait::sleeps) {
       ::sched_yield();
     } else {
+      if (profile.yield_ns > 0) {
+        // Yield phase, bounded by the profile's time and the caller's deadline.
+        const std::int64_t end = deadline::now_ns() + profile.yield_ns;
+        do {
+          ::sched_yield();
+          a = try_once();
+        } while (!a.done && deadline::now_ns() < end && !dl.passed());
+        if (a.done) {
+          done = true;
+          break;
+        }
+      }
       // Counted in `sleepers` only while asleep or about to sleep, so that releases made while
       // this thread spins after a wake-up make no futex call.
       // seq_cst: the sleeper's half of the store/load handshake with notify() (store_load.hpp).
