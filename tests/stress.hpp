@@ -83,9 +83,43 @@ void run_threads(int n, F&& f) {
 // CPU time of the whole process, in seconds.
 double process_cpu_seconds();
 
+// The calling thread's kernel id.
+long current_tid();
+
+// The kernel's view of a thread of this process: 'S' while it sleeps (e.g. in futex_wait),
+// 'R' while it runs or spins or yields.
+char thread_state(long tid);
+
+// Waits (yielding) until thread `tid` is asleep in the kernel, or the time box expires; returns
+// whether it was seen asleep. Lets a test prove that a wake-up path, not a spin, was exercised.
+bool wait_until_asleep(long tid, const time_box& box);
+
 }  // namespace stress
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <ctime>
+#include <fstream>
+
+inline long stress::current_tid() { return static_cast<long>(::syscall(SYS_gettid)); }
+
+inline char stress::thread_state(long tid) {
+  std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string line;
+  std::getline(f, line);
+  const auto close = line.rfind(')');
+  return close == std::string::npos || close + 2 >= line.size() ? '?' : line[close + 2];
+}
+
+inline bool stress::wait_until_asleep(long tid, const time_box& box) {
+  while (!box.expired()) {
+    if (tid != 0 && thread_state(tid) == 'S') return true;
+    std::this_thread::yield();
+  }
+  return false;
+}
+
 inline double stress::process_cpu_seconds() {
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);

@@ -25,19 +25,6 @@ static_assert(!std::is_move_constructible_v<atomkit::event>);
 static_assert(noexcept(std::declval<atomkit::event&>().set()));
 static_assert(noexcept(std::declval<atomkit::event&>().clear()));
 
-namespace {
-
-// The kernel's view of a thread: 'S' while it sleeps (for an event waiter: in futex_wait).
-char thread_state(long tid) {
-  std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/stat");
-  std::string line;
-  std::getline(f, line);
-  const auto close = line.rfind(')');
-  return close == std::string::npos || close + 2 >= line.size() ? '?' : line[close + 2];
-}
-
-}  // namespace
-
 TEST_CASE_TEMPLATE("set, clear, is_set and time-outs", Event, atomkit::event,
                    atomkit::basic_event<atomkit::busy>) {
   Event e;
@@ -100,7 +87,7 @@ TEST_CASE("a waiter that began before set returns even if clear follows at once"
     }
     stress::time_box box(std::chrono::seconds(10));
     for (int i = 0; i < n; ++i) {
-      while ((tids[i].load() == 0 || thread_state(tids[i].load()) != 'S') && !box.expired()) {
+      while ((tids[i].load() == 0 || stress::thread_state(tids[i].load()) != 'S') && !box.expired()) {
         std::this_thread::yield();
       }
     }

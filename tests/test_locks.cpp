@@ -1,6 +1,5 @@
 // Locks: spinlock, busy_spinlock, ticket_lock. Standard wrappers, mutual exclusion under 2-16
 // threads, try_lock and timed forms, FIFO order, misuse, and that parked waiters burn no CPU.
-#define ATOMKIT_DEBUG_CHECKS 1
 #include <atomkit/spinlock.hpp>
 #include <atomkit/ticket_lock.hpp>
 
@@ -13,11 +12,32 @@
 #include <mutex>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 using namespace std::chrono_literals;
 
 #define ATOMKIT_LOCK_TYPES atomkit::spinlock, atomkit::busy_spinlock, atomkit::ticket_lock
+
+// A far-future deadline on a coarse clock must not overflow into "already passed".
+TEST_CASE("far-future deadlines on other clocks wait, they do not time out at once") {
+  atomkit::spinlock lock;
+  lock.lock();
+  std::atomic<long> tid{0};
+  std::atomic<bool> got{false};
+  std::thread waiter([&] {
+    tid.store(stress::current_tid());
+    got.store(lock.try_lock_until(
+        std::chrono::time_point<std::chrono::system_clock, std::chrono::seconds>::max()));
+    if (got.load()) lock.unlock();
+  });
+  stress::time_box box(std::chrono::seconds(20));
+  while (tid.load() == 0) std::this_thread::yield();
+  CHECK(stress::wait_until_asleep(tid.load(), box));  // asleep, not returned false at once
+  lock.unlock();
+  waiter.join();
+  CHECK(got.load());
+}
 
 TEST_CASE("std::scoped_lock, lock_guard and unique_lock work over atomkit locks") {
   atomkit::spinlock a;
@@ -101,25 +121,36 @@ TEST_CASE_TEMPLATE("try_lock and the timed forms", Lock, ATOMKIT_LOCK_TYPES) {
   }).join();
   CHECK_FALSE(other);
   std::thread([&] {
-    // A deadline on another clock is converted.
+    // A deadline on another clock is converted, and honoured.
+    const auto t0 = std::chrono::steady_clock::now();
     other = lock.try_lock_until(std::chrono::system_clock::now() + 20ms);
+    CHECK(std::chrono::steady_clock::now() - t0 >= 19ms);
   }).join();
   CHECK_FALSE(other);
   std::thread([&] { other = lock.try_lock_for(-5ms); }).join();  // already past
   CHECK_FALSE(other);
 
-  // Success once released: a waiter with a long deadline gets the lock when we let go.
-  std::atomic<bool> waiting{false};
+  // Success once released: a waiter with a long deadline, seen asleep, is woken by unlock()
+  // (it must not merely find the lock free at its deadline).
+  std::atomic<long> tid{0};
   std::atomic<bool> got{false};
+  std::chrono::steady_clock::duration waited{};
   std::thread waiter([&] {
-    waiting.store(true);
-    got.store(lock.try_lock_for(30s));
+    tid.store(stress::current_tid());
+    const auto t0 = std::chrono::steady_clock::now();
+    got.store(lock.try_lock_for(60s));
+    waited = std::chrono::steady_clock::now() - t0;
     if (got.load()) lock.unlock();
   });
-  while (!waiting.load()) std::this_thread::yield();
+  stress::time_box box(std::chrono::seconds(20));
+  while (tid.load() == 0) std::this_thread::yield();
+  // busy waiters never sleep in the kernel; for them this only gives the waiter time to start.
+  const bool asleep = stress::wait_until_asleep(tid.load(), box);
+  CHECK((asleep || std::is_same_v<Lock, atomkit::busy_spinlock>));
   lock.unlock();
   waiter.join();
   CHECK(got.load());
+  CHECK(waited < 30s);
 
   std::thread([&] {
     other = lock.try_lock();

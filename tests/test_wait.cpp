@@ -33,23 +33,62 @@ TEST_CASE("a time-out is honoured") {
 }
 
 TEST_CASE("wake_one wakes a sleeper; wake_all wakes them all") {
+  constexpr int n = 4;
   std::atomic<std::uint32_t> word{0};
   std::atomic<int> awake{0};
+  std::atomic<int> timed_out{0};
+  std::atomic<long> tids[n] = {};
   std::vector<std::thread> threads;
-  threads.reserve(4);
-  for (int i = 0; i < 4; ++i) {
-    threads.emplace_back([&] {
+  threads.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      tids[i].store(stress::current_tid());
       // acquire: pairs with the release store below.
       while (word.load(std::memory_order_acquire) == 0) {
-        REQUIRE(atomkit::wait_for(word, 0, 30s) == atomkit::wait_status::woken);
+        if (atomkit::wait_for(word, 0, 30s) == atomkit::wait_status::timed_out) {
+          timed_out.fetch_add(1);
+          return;
+        }
       }
       awake.fetch_add(1);
     });
   }
+  // Every waiter is asleep in the kernel before the store, so only the wake can release them.
+  stress::time_box box(std::chrono::seconds(20));
+  for (auto& t : tids) {
+    while (t.load() == 0) std::this_thread::yield();
+    CHECK(stress::wait_until_asleep(t.load(), box));
+  }
+  const auto t0 = std::chrono::steady_clock::now();
   word.store(1, std::memory_order_release);  // pairs with the waiters' acquire loads
   atomkit::wake_all(word);
   for (auto& t : threads) t.join();
-  CHECK(awake.load() == 4);
+  CHECK(timed_out.load() == 0);
+  CHECK(awake.load() == n);
+  CHECK(std::chrono::steady_clock::now() - t0 < 10s);
+}
+
+TEST_CASE("wake_one wakes exactly the sleeper that is there") {
+  std::atomic<std::uint32_t> word{0};
+  std::atomic<long> tid{0};
+  std::atomic<bool> woken{false};
+  std::thread waiter([&] {
+    tid.store(stress::current_tid());
+    // acquire: pairs with the release store below.
+    while (word.load(std::memory_order_acquire) == 0) {
+      if (atomkit::wait_for(word, 0, 30s) == atomkit::wait_status::timed_out) return;
+    }
+    woken.store(true);
+  });
+  stress::time_box box(std::chrono::seconds(20));
+  while (tid.load() == 0) std::this_thread::yield();
+  CHECK(stress::wait_until_asleep(tid.load(), box));
+  const auto t0 = std::chrono::steady_clock::now();
+  word.store(1, std::memory_order_release);  // pairs with the waiter's acquire load
+  atomkit::wake_one(word);
+  waiter.join();
+  CHECK(woken.load());
+  CHECK(std::chrono::steady_clock::now() - t0 < 10s);
 }
 
 TEST_CASE("no lost wake-up in a long ping-pong") {

@@ -12,8 +12,9 @@
 // they wait, asleep, until the lock is free with nobody queued, or the deadline passes; under
 // continuous contention they can time out while queued lock() calls are served.
 //
-// Misuse it detects: with ATOMKIT_DEBUG_CHECKS (on unless NDEBUG), unlock of a lock that is not
-// held. It records no owner, so an unlock by a thread other than the holder is not detected.
+// Misuse it detects: unlock of a lock that is not held (std::system_error, operation_not_permitted;
+// the lock is left as it was). It records no owner, so an unlock by a thread other than the holder
+// is not detected.
 #pragma once
 
 #include <atomkit/detail/atomic.hpp>
@@ -26,14 +27,6 @@
 #include <chrono>
 #include <cstdint>
 #include <type_traits>
-
-#ifndef ATOMKIT_DEBUG_CHECKS
-#ifdef NDEBUG
-#define ATOMKIT_DEBUG_CHECKS 0
-#else
-#define ATOMKIT_DEBUG_CHECKS 1
-#endif
-#endif
 
 namespace atomkit {
 
@@ -80,21 +73,23 @@ class basic_ticket_lock {
   void unlock() {
     // relaxed: only the holder writes serving_, so this reads our own last value.
     const std::uint32_t owner = serving_.load(std::memory_order_relaxed);
-#if ATOMKIT_DEBUG_CHECKS
-    // relaxed: a diagnostic; if nobody holds a ticket the counters are equal and stay so.
+    // relaxed: a misuse check; if nobody holds a ticket the counters are equal and stay so.
+    // Without it, an unlock of a free lock would move serving_ past next_ and break the lock.
     if (ATOMKIT_UNLIKELY(next_.load(std::memory_order_relaxed) == owner)) {
       detail::misuse("ticket_lock", "unlock() of a lock that is not held");
     }
-#endif
     detail::tsan::pre_unlock(this, 0);
     const std::uint32_t next = owner + 1;
     // release: pairs with the acquire loads of serving_ by the next holder (lock, wait_turn,
     // try_acquire): publishes the critical section.
     serving_.store(next, std::memory_order_release);
-    wake_slot(next);      // the new owner, if it went to sleep
-    wake_slot(next + 1);  // the one after it: let it be spinning when its turn comes
-    detail::notify_generation<Wait>(watchers_.generation, watchers_.sleepers,
-                                    detail::wake_all_count, false, handshake);
+    if constexpr (Wait::sleeps) {
+      detail::light_barrier(handshake == detail::handshake::symmetric);  // one for the three checks
+      wake_slot(next);      // the new owner, if it went to sleep
+      wake_slot(next + 1);  // the one after it: let it be spinning when its turn comes
+      detail::wake_generation(watchers_.generation, watchers_.sleepers, detail::wake_all_count,
+                              false);
+    }
     detail::tsan::post_unlock(this, 0);
   }
 
@@ -114,10 +109,10 @@ class basic_ticket_lock {
     detail::atomic<std::uint32_t> sleepers{0};
   };
 
+  // After the light barrier in unlock().
   void wake_slot(std::uint32_t ticket) noexcept {
     slot& s = slots_[ticket % slot_count];
-    detail::notify_generation<Wait>(s.generation, s.sleepers, detail::wake_all_count, false,
-                                    handshake);
+    detail::wake_generation(s.generation, s.sleepers, detail::wake_all_count, false);
   }
 
   bool try_acquire() noexcept {

@@ -35,8 +35,9 @@ inline atomic<std::uint32_t>& sleepers_for(const void* word) noexcept {
 inline wait_status wait_word(const std::atomic<std::uint32_t>& word, std::uint32_t expected,
                              const deadline& dl) noexcept {
   atomic<std::uint32_t>& sleepers = sleepers_for(&word);
-  // seq_cst: the sleeper's half of the handshake with wake_one/wake_all (store_load.hpp).
-  sleepers.fetch_add(1, std::memory_order_seq_cst);
+  // relaxed: ordered before the word's re-check by the heavy barrier; together they are the
+  // sleeper's half of the handshake with wake_one/wake_all (store_load.hpp).
+  sleepers.fetch_add(1, std::memory_order_relaxed);
   heavy_barrier(false);
   wait_status st = wait_status::woken;
   // acquire: pairs with the waker's store, so what it wrote before is visible on return.

@@ -34,9 +34,14 @@ class deadline {
       if (since <= since.zero()) return deadline(0);
       return deadline(std::chrono::duration_cast<std::chrono::nanoseconds>(since).count());
     } else {
-      // Other clocks are converted once, at the call, by their distance from now.
+      // Other clocks are converted once, at the call, by their distance from now. The distance
+      // is computed in floating point first: a coarse far-future time point (say
+      // time_point<system_clock, seconds>::max()) overflows when brought to nanoseconds.
       const auto now = Clock::now();
-      if (tp <= now) return deadline(now_ns());
+      using secs = std::chrono::duration<double>;
+      const double gap = secs(tp.time_since_epoch()).count() - secs(now.time_since_epoch()).count();
+      if (gap > 1e9) return never();
+      if (gap <= 0) return deadline(now_ns());
       return after(tp - now);
     }
   }

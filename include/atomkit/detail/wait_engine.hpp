@@ -71,8 +71,9 @@ struct attempt {
 };
 
 // One futex sleep while word == expected, bounded by the deadline. Spurious returns are allowed.
-inline wait_status sleep_on(const atomic<std::uint32_t>& word, std::uint32_t expected,
-                            const deadline& dl, bool shared) noexcept {
+template <class Word>
+wait_status sleep_on(const Word& word, std::uint32_t expected, const deadline& dl,
+                     bool shared) noexcept {
   if (dl.infinite()) {
     futex_wait(word, expected, nullptr, shared);
     return wait_status::woken;
@@ -124,8 +125,10 @@ bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, T
       }
       // Counted in `sleepers` only while asleep or about to sleep, so that releases made while
       // this thread spins after a wake-up make no futex call.
-      // seq_cst: the sleeper's half of the store/load handshake with notify() (store_load.hpp).
-      sleepers.fetch_add(1, std::memory_order_seq_cst);
+      // relaxed: the heavy barrier right after it orders this count before the re-check below;
+      // together they are the sleeper's half of the handshake with notify() (store_load.hpp).
+      // (A seq_cst RMW here would also give TSan false happens-before edges between threads.)
+      sleepers.fetch_add(1, std::memory_order_relaxed);
       heavy_barrier(shared || hs == handshake::symmetric);
       a = try_once();  // re-check after registering: a release may have come before it
       const bool timed_out =
@@ -143,8 +146,8 @@ bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, T
 
 // After changing the state a waiter waits for: wake up to `count` sleepers on `word`, with no
 // system call when none sleeps.
-template <class Wait>
-void notify(const atomic<std::uint32_t>& word, const atomic<std::uint32_t>& sleepers, int count,
+template <class Wait, class Word>
+void notify(const Word& word, const atomic<std::uint32_t>& sleepers, int count,
             bool shared = false, handshake hs = handshake::asymmetric) noexcept {
   if constexpr (Wait::sleeps) {
     light_barrier(shared || hs == handshake::symmetric);
@@ -152,6 +155,18 @@ void notify(const atomic<std::uint32_t>& word, const atomic<std::uint32_t>& slee
     if (ATOMKIT_UNLIKELY(sleepers.load(std::memory_order_relaxed) != 0)) {
       futex_wake(word, count, shared);
     }
+  }
+}
+
+// The second half of notify_generation, for a caller that issued the light barrier itself (once
+// for several words): if anyone sleeps, advance the generation, then wake up to `count` of them.
+inline void wake_generation(atomic<std::uint32_t>& generation, const atomic<std::uint32_t>& sleepers,
+                            int count, bool shared) noexcept {
+  // relaxed: ordered after the caller's state change by the caller's light barrier.
+  if (ATOMKIT_UNLIKELY(sleepers.load(std::memory_order_relaxed) != 0)) {
+    // release: a waiter that reads the new generation (acquire) also sees the state change.
+    generation.fetch_add(1, std::memory_order_release);
+    futex_wake(generation, count, shared);
   }
 }
 
@@ -163,12 +178,7 @@ void notify_generation(atomic<std::uint32_t>& generation, const atomic<std::uint
                        handshake hs = handshake::asymmetric) noexcept {
   if constexpr (Wait::sleeps) {
     light_barrier(shared || hs == handshake::symmetric);
-    // relaxed: ordered after the caller's state change by the light barrier (store_load.hpp).
-    if (ATOMKIT_UNLIKELY(sleepers.load(std::memory_order_relaxed) != 0)) {
-      // release: a waiter that reads the new generation (acquire) also sees the state change.
-      generation.fetch_add(1, std::memory_order_release);
-      futex_wake(generation, count, shared);
-    }
+    wake_generation(generation, sleepers, count, shared);
   }
 }
 
