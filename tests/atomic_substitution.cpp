@@ -14,7 +14,7 @@ struct substituted_atomic : std::atomic<T> {
 
 #include <mutex>
 
-int main() {
+int main() try {
   atomkit::spinlock s;
   atomkit::ticket_lock t;
   atomkit::reentrant_lock r;
@@ -32,4 +32,6 @@ int main() {
   e.wait();
   atomkit::seqlock<int> q(3);
   return q.load() == 3 ? 0 : 1;
+} catch (...) {
+  return 2;
 }

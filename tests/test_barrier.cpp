@@ -197,6 +197,7 @@ TEST_CASE("abort breaks the barrier at once; reset refuses while threads wait") 
   atomkit::barrier<> b(n + 1);
   std::atomic<int> threw{0}, started{0};
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
     threads.emplace_back([&] {
       started.fetch_add(1);

@@ -54,6 +54,7 @@ TEST_CASE_TEMPLATE("set wakes every waiter and publishes the setter's writes", E
   int data = 0;  // plain data: TSan checks that set() happens before the waiters' returns
   std::atomic<int> awake{0};
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(12));
   for (int i = 0; i < 12; ++i) {
     threads.emplace_back([&] {
       e.wait();
@@ -79,15 +80,16 @@ TEST_CASE("a waiter that began before set returns even if clear follows at once"
     for (auto& t : tids) t.store(0);
     std::atomic<int> returned_true{0};
     std::vector<std::thread> threads;
-    for (int i = 0; i < n; ++i) {
-      threads.emplace_back([&, i] {
-        tids[i].store(static_cast<long>(::syscall(SYS_gettid)));
+    threads.reserve(static_cast<std::size_t>(n));
+    for (auto& tid : tids) {
+      threads.emplace_back([&] {
+        tid.store(stress::current_tid());
         if (e.wait_for(30s)) returned_true.fetch_add(1);
       });
     }
     stress::time_box box(std::chrono::seconds(10));
-    for (int i = 0; i < n; ++i) {
-      while ((tids[i].load() == 0 || stress::thread_state(tids[i].load()) != 'S') && !box.expired()) {
+    for (auto& tid : tids) {
+      while ((tid.load() == 0 || stress::thread_state(tid.load()) != 'S') && !box.expired()) {
         std::this_thread::yield();
       }
     }

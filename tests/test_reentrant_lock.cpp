@@ -352,6 +352,7 @@ TEST_CASE("parked lock() and read_begin() waiters use no CPU") {
   lock.lock();
   std::atomic<int> started{0};
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(4));
   const double cpu0 = stress::process_cpu_seconds();
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&, i] {

@@ -152,7 +152,7 @@ TEST_CASE_TEMPLATE("the count caps concurrency under many threads", Sem,
   stress::run_threads(12, [&](int id) {
     auto rng = stress::rng(static_cast<std::uint64_t>(id));
     for (std::size_t i = 0; i < iters && !box.expired(); ++i) {
-      const unsigned mode = static_cast<unsigned>(rng() % 3);
+      const auto mode = static_cast<unsigned>(rng() % 3);
       if (mode == 0) {
         s.acquire();
       } else if (mode == 1) {
@@ -254,6 +254,7 @@ TEST_CASE("release(n) lets exactly n sleeping waiters through") {
   constexpr int n = 8;
   std::atomic<int> passed{0};
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
     threads.emplace_back([&] {
       s.acquire();
@@ -295,6 +296,7 @@ TEST_CASE("sleeping waiters use no CPU") {
   atomkit::counting_semaphore<> s(0);
   std::atomic<int> started{0};
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(4));
   const double cpu0 = stress::process_cpu_seconds();
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&] {

@@ -40,9 +40,9 @@ TEST_CASE("wake_one wakes a sleeper; wake_all wakes them all") {
   std::atomic<long> tids[n] = {};
   std::vector<std::thread> threads;
   threads.reserve(n);
-  for (int i = 0; i < n; ++i) {
-    threads.emplace_back([&, i] {
-      tids[i].store(stress::current_tid());
+  for (auto& tid : tids) {
+    threads.emplace_back([&] {
+      tid.store(stress::current_tid());
       // acquire: pairs with the release store below.
       while (word.load(std::memory_order_acquire) == 0) {
         if (atomkit::wait_for(word, 0, 30s) == atomkit::wait_status::timed_out) {

@@ -89,14 +89,14 @@ class alignas(detail::pad_size) seqlock {
   // A consistent snapshot, retried until clean.
   [[nodiscard]] T load() const noexcept {
     // The first attempt inline and straight-line; retries and waits out of line.
-    words v;
+    words v;  // NOLINT(cppcoreguidelines-pro-type-member-init): fully written before use
     if (ATOMKIT_LIKELY(try_read(v))) return from_words(v);
     return load_slow();
   }
 
   // One attempt: nullopt if a write was in progress or overlapped the copy.
   [[nodiscard]] std::optional<T> try_load() const noexcept {
-    words v;
+    words v;  // NOLINT(cppcoreguidelines-pro-type-member-init): fully written before use
     if (try_read(v)) return from_words(v);
     return std::nullopt;
   }
@@ -113,7 +113,7 @@ class alignas(detail::pad_size) seqlock {
     requires std::invocable<F&, T&>
   void update(F&& f) {
     std::lock_guard<basic_spinlock<park>> guard(writer_);
-    words v;
+    words v;  // NOLINT(cppcoreguidelines-pro-type-member-init): fully written before use
     for (std::size_t i = 0; i < word_count; ++i) {
       // relaxed: only writer-lock holders store the words; the lock's acquire ordered the last
       // holder's stores before these loads.
@@ -142,6 +142,7 @@ class alignas(detail::pad_size) seqlock {
     if constexpr (sizeof(T) == sizeof(words)) {
       return std::bit_cast<T>(v);
     } else {
+      // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): fully written by the memcpy
       std::array<unsigned char, sizeof(T)> bytes;
       std::memcpy(bytes.data(), v.w, sizeof(T));
       return std::bit_cast<T>(bytes);
@@ -164,7 +165,7 @@ class alignas(detail::pad_size) seqlock {
 
   // Retries until clean, waiting through the engine while a write is being published.
   ATOMKIT_NOINLINE T load_slow() const noexcept {
-    words v;
+    words v;  // NOLINT(cppcoreguidelines-pro-type-member-init): fully written before use
     for (;;) {
       // acquire: as in try_read().
       std::uint64_t s = seq_.load(std::memory_order_acquire);
