@@ -67,7 +67,7 @@ class basic_spinlock {
     detail::tsan::pre_unlock(this, 0);
     // release: pairs with the acquire exchange in lock()/try_lock(): publishes the critical section.
     word_.store(free, std::memory_order_release);
-    detail::notify<Wait>(word_, sleepers_, 1);
+    detail::notify_one_pending<Wait>(generation_, sleepers_);
     detail::tsan::post_unlock(this, 0);
   }
 
@@ -89,9 +89,12 @@ class basic_spinlock {
 
   bool acquire_until(const detail::deadline& dl) noexcept {
     return detail::await<Wait>(
-        word_, sleepers_,
+        generation_, sleepers_,
         [this] {
-          return try_acquire() ? detail::attempt::success() : detail::attempt::retry(held);
+          // seq_cst: read before the lock word, ordered against notify_one_pending's claim and
+          // bump (see there); it also pairs with the bump as an acquire.
+          const std::uint32_t gen = generation_.load(std::memory_order_seq_cst);
+          return try_acquire() ? detail::attempt::success() : detail::attempt::retry(gen);
         },
         dl);
   }
@@ -106,8 +109,9 @@ class basic_spinlock {
     return ok;
   }
 
-  detail::atomic<std::uint32_t> word_{free};     // the futex word: free or held
-  detail::atomic<std::uint32_t> sleepers_{0};    // waiters asleep on word_ (park only)
+  detail::atomic<std::uint32_t> word_{free};      // free or held
+  detail::atomic<std::uint32_t> sleepers_{0};     // waiters asleep (park only) + wake_pending
+  detail::atomic<std::uint32_t> generation_{0};   // the futex word the sleepers wait on
 };
 
 using spinlock = basic_spinlock<park>;

@@ -83,6 +83,29 @@ wait_status sleep_on(const Word& word, std::uint32_t expected, const deadline& d
                                                                             : wait_status::woken;
 }
 
+// In a sleepers word: the count of registered sleepers in the low bits, and this flag while a
+// notify_one_pending() wake-up is in flight (see there).
+inline constexpr std::uint32_t wake_pending = 0x8000'0000U;
+
+// A sleeper about to sleep, whose last attempt failed after it read the futex word: any wake-up
+// claimed before that read has been seen (it bumped the word first), so the claim is void.
+// seq_cst (load and RMW): against notify_one_pending's claim and bump, see there.
+inline void void_wake_claim(atomic<std::uint32_t>& sleepers) noexcept {
+  if ((sleepers.load(std::memory_order_seq_cst) & wake_pending) != 0) {
+    sleepers.fetch_and(~wake_pending, std::memory_order_seq_cst);
+  }
+}
+
+// A sleeper leaves the count after its sleep and clears wake_pending: whatever woke it, it tries
+// again (and re-registers, with the heavy barrier, before it sleeps again).
+inline void leave_sleepers(atomic<std::uint32_t>& sleepers) noexcept {
+  // relaxed: only wakers read the word, and a stale value costs at most one needless wake; the
+  // re-check before a later sleep is ordered by the heavy barrier of the registration.
+  std::uint32_t s = sleepers.load(std::memory_order_relaxed);
+  while (!sleepers.compare_exchange_weak(s, (s - 1) & ~wake_pending, std::memory_order_relaxed)) {
+  }
+}
+
 // Waits until try_once() reports done (returns true) or the deadline passes (returns false; one
 // last attempt is made after the deadline, so a condition that became true is never reported as a
 // time-out). try_once must read `word` before it checks its condition, and report what it read.
@@ -131,10 +154,10 @@ bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, T
       sleepers.fetch_add(1, std::memory_order_relaxed);
       heavy_barrier(shared || hs == handshake::symmetric);
       a = try_once();  // re-check after registering: a release may have come before it
+      if (!a.done) void_wake_claim(sleepers);
       const bool timed_out =
           !a.done && sleep_on(word, a.observed, dl, shared) == wait_status::timed_out;
-      // relaxed: only notify() reads the count, and a stale non-zero costs one needless wake.
-      sleepers.fetch_sub(1, std::memory_order_relaxed);
+      leave_sleepers(sleepers);
       if (a.done || timed_out) {
         done = a.done || try_once().done;
         break;
@@ -179,6 +202,36 @@ void notify_generation(atomic<std::uint32_t>& generation, const atomic<std::uint
   if constexpr (Wait::sleeps) {
     light_barrier(shared || hs == handshake::symmetric);
     wake_generation(generation, sleepers, count, shared);
+  }
+}
+
+// Wake-one with at most one wake-up in flight, for primitives whose releases are frequent (a
+// spinlock's unlock): while a woken sleeper has not run yet, further releases only read a word.
+// `generation` must be the futex word the sleepers sleep on, read (seq_cst) by try_once before it
+// checks its condition. Why the wake_pending claim never strands a sleeper:
+//  - the claimer bumps the generation after the claim, so every registered sleeper that read the
+//    generation before the bump returns from futex_wait (woken, or the word changed) and clears
+//    the claim in leave_sleepers;
+//  - a sleeper that read the generation after the bump comes after the claim in the seq_cst order
+//    (claim < bump < its read < its void_wake_claim), so it clears the claim before it sleeps;
+//  - a release that skipped its wake because of the claim stored its state before it read the
+//    claim, and the sleeper that clears the claim re-registers with the heavy barrier before it
+//    sleeps again, so it sees that state (the handshake of store_load.hpp).
+template <class Wait>
+void notify_one_pending(atomic<std::uint32_t>& generation, atomic<std::uint32_t>& sleepers,
+                        bool shared = false, handshake hs = handshake::asymmetric) noexcept {
+  if constexpr (Wait::sleeps) {
+    light_barrier(shared || hs == handshake::symmetric);
+    // relaxed: ordered after the caller's state change by the light barrier (store_load.hpp).
+    std::uint32_t s = sleepers.load(std::memory_order_relaxed);
+    do {
+      if (ATOMKIT_LIKELY(s == 0) || (s & wake_pending) != 0) return;
+      // seq_cst: the claim is ordered against sleepers' generation reads (see above).
+    } while (!sleepers.compare_exchange_weak(s, s | wake_pending, std::memory_order_seq_cst,
+                                             std::memory_order_relaxed));
+    // seq_cst: after the claim; a sleeper that reads the new value (acquire) also sees the state.
+    generation.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake(generation, 1, shared);
   }
 }
 
