@@ -142,7 +142,7 @@ class basic_reentrant_lock {
     // s + 1. Done after post_unlock so that TSan sees it as the release that optimistic readers
     // acquire.
     seq_.store(s + 1, std::memory_order_release);
-    detail::notify_generation<Wait>(lock_gen_, lock_sleepers_, 1);
+    detail::notify_one_pending<Wait>(lock_gen_, lock_sleepers_);
     detail::notify_generation<Wait>(read_gen_, read_sleepers_, detail::wake_all_count);
   }
 
@@ -239,8 +239,9 @@ class basic_reentrant_lock {
     return detail::await<Wait>(
         lock_gen_, lock_sleepers_,
         [this] {
-          // acquire: the futex word first (engine protocol); pairs with notify_generation.
-          const std::uint32_t g = lock_gen_.load(std::memory_order_acquire);
+          // seq_cst: the futex word first (engine protocol), ordered against
+          // notify_one_pending's claim and bump; pairs with the bump as an acquire.
+          const std::uint32_t g = lock_gen_.load(std::memory_order_seq_cst);
           return try_acquire() ? detail::attempt::success() : detail::attempt::retry(g);
         },
         dl);
