@@ -323,7 +323,6 @@ void bare_ping_pong(benchmark::State& st, int) {
         }
         ++n;
       }
-      word.store(~std::uint64_t{0}, std::memory_order_release);  // releases thread 1
       return n;
     }
     std::uint64_t seen = 0;
@@ -331,8 +330,8 @@ void bare_ping_pong(benchmark::State& st, int) {
       std::uint64_t w;
       // acquire: pairs with thread 0's release store.
       while ((w = word.load(std::memory_order_acquire)) == seen || (w & 1) == 0) {
+        if (stop.load(std::memory_order_relaxed)) return std::uint64_t{0};  // relaxed: stop flag
       }
-      if (w == ~std::uint64_t{0}) return std::uint64_t{0};
       word.store(w + 1, std::memory_order_release);  // pairs with thread 0's acquire load
       seen = w + 1;
     }

@@ -385,6 +385,7 @@ class mpmc_queue {
   // marked abandoned from this lap on and the value stays with the caller.
   ATOMKIT_NOINLINE bool await_space(slot& s, std::uint32_t want) noexcept {
     bool closed = false;
+    detail::queue_spin spin;
     detail::await<Wait>(
         s.turn, s.sleepers,
         [&] {
@@ -395,7 +396,7 @@ class mpmc_queue {
             closed = true;
             return detail::attempt::success();
           }
-          return detail::attempt::retry(x);
+          return detail::attempt::retry(x, spin.more());
         },
         detail::deadline::never());
     if (!closed) return true;
@@ -422,6 +423,7 @@ class mpmc_queue {
   ATOMKIT_NOINLINE take await_element(slot& s, std::uint32_t want, std::uint64_t h,
                                       std::uint32_t lap) noexcept {
     bool closed = false;
+    detail::queue_spin spin;
     detail::await<Wait>(
         s.turn, s.sleepers,
         [&] {
@@ -432,7 +434,7 @@ class mpmc_queue {
             closed = true;
             return detail::attempt::success();
           }
-          return detail::attempt::retry(x);
+          return detail::attempt::retry(x, spin.more());
         },
         detail::deadline::never());
     if (!closed) return take::item;

@@ -61,6 +61,22 @@ struct element_storage {
   void destroy() noexcept { get()->~T(); }
 };
 
+// How long a queue waiter spins before it parks (park) or yields (busy): 10 attempts of the
+// engine's backoff (1 + 2 + ... + 64 + 3 * 64 = 319 pauses, ~12 us where a pause costs ~38 ns, as
+// on this project's AMD EPYC host), about what a futex sleep and wake-up cost, the classic
+// competitive bound. The partner a queue waiter waits for is often on the same core when threads
+// outnumber cores: spinning then only delays it. With the engine's full budget (2048 pauses,
+// ~80 us here) a ping-pong between two threads that shared a core fell to ~10 k round trips/s.
+// Must stay well below the engine's budget (record() in spsc_queue relies on it).
+class queue_spin {
+ public:
+  static constexpr unsigned attempts = 10;
+  bool more() noexcept { return ++n_ < attempts; }
+
+ private:
+  unsigned n_ = 0;
+};
+
 template <class T>
 inline constexpr bool queue_element_ok =
     std::is_nothrow_move_constructible_v<T> && std::is_nothrow_destructible_v<T>;
