@@ -186,10 +186,12 @@ class spsc_queue {
 
   // After a push (pop): wake the consumer (producer) if it sleeps, at most once per generation it
   // has checked. Without this, every operation between a wake-up and the moment the woken thread
-  // runs made a futex system call (measured: 1P1C fell to ~1.5 M items/s under load). Skipping is
-  // safe because the watcher's conditions are monotone (room or an element stays until the
-  // watcher itself acts): a generation the watcher has not checked yet was advanced after a
-  // change that already satisfies it, so its next check succeeds.
+  // runs made a futex system call (measured: 1P1C fell to ~1.5 M items/s under load). Skipping
+  // when observed != generation is safe: the watcher has not yet checked against the current
+  // generation, so its futex wait returns at once and it checks again, after recording the new
+  // generation and (sleeping) a heavy barrier. By the asymmetric Dekker argument on
+  // (our state change, its `observed` store), that check sees our change, since our load of
+  // `observed` did not see its store. Every await on a watch must therefore record().
   static void wake_partner(watch& w) noexcept {
     if constexpr (Wait::sleeps) {
       detail::light_barrier(false);
@@ -345,15 +347,19 @@ class spsc_queue {
   queue_status drained_or_element(std::uint32_t h) noexcept {
     if (!c_.drained) {
       detail::heavy_barrier(false);  // the consumer's side of the handshake (file comment)
+      bool sleeping = false;
+      detail::queue_spin spin;
       detail::await<Wait>(
           cons_watch_.generation, cons_watch_.sleepers,
           [&] {
             // acquire: pairs with the release bump by the producer's notify.
             const std::uint32_t g = cons_watch_.generation.load(std::memory_order_acquire);
+            record(cons_watch_, g, sleeping);  // every watcher records (see wake_partner)
             // acquire: pairs with the producer's release stores of in_push_ and tail_.
             if (in_push_.load(std::memory_order_acquire) == 0) return detail::attempt::success();
             if (tail_.load(std::memory_order_acquire) != h) return detail::attempt::success();
-            return detail::attempt::retry(g);
+            sleeping = !spin.more();
+            return detail::attempt::retry(g, !sleeping);
           },
           detail::deadline::never());
       // acquire: pairs with the producer's release store of tail_.
