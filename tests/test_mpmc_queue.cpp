@@ -376,7 +376,6 @@ TEST_CASE("close-and-drain under 16 threads with blocked producers and consumers
     const std::uint64_t per = 1u << 20;  // more than any run reaches: close() ends the run
     std::vector<std::atomic<std::uint8_t>> seen(static_cast<std::size_t>(producers) * 4096);
     std::atomic<long> pushed{0}, popped{0}, bad{0};
-    std::atomic<int> running{0};
     auto rng0 = stress::rng(1000 + static_cast<std::uint64_t>(rep));
     const long close_after = static_cast<long>(rng0() % 3000);
     stress::run_threads(producers + consumers + 1, [&](int id) {
