@@ -27,6 +27,13 @@ int main() try {
   atomkit::counting_semaphore<> c(1);
   c.acquire();
   c.release();
+  atomkit::mpmc_queue<int> mq(4);
+  atomkit::spsc_queue<int> sq(4);
+  int out = 0;
+  (void)mq.push(1);
+  (void)mq.pop(out);
+  (void)sq.try_push(2);
+  (void)sq.try_pop(out);
   atomkit::event e;
   e.set();
   e.wait();

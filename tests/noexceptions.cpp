@@ -10,6 +10,13 @@ int main() {
   atomkit::seqlock<int> q(1);
   atomkit::counting_semaphore<> sem(1);
   atomkit::bounded_semaphore bsem(1, 1);
+  atomkit::mpmc_queue<int> mq(4);
+  atomkit::spsc_queue<int> sq(4);
+  int out = 0;
+  (void)mq.push(1);
+  (void)mq.pop(out);
+  (void)sq.try_push(2);
+  (void)sq.try_pop(out);
   atomkit::event ev;
   atomkit::barrier<> bar(1);
   sem.acquire();
