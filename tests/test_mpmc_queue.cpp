@@ -79,13 +79,13 @@ TEST_CASE("capacity 0 throws; capacity is exact for 1, odd and large capacities"
     std::uint64_t out = 0;
     CHECK(q.try_pop(out) == queue_status::empty);
     for (int round = 0; round < 3; ++round) {  // several laps
-      for (std::uint64_t i = 0; i < cap; ++i) REQUIRE(q.try_push(i + 7 * round) == queue_status::success);
+      for (std::uint64_t i = 0; i < cap; ++i) REQUIRE(q.try_push(i + std::uint64_t{7} * round) == queue_status::success);
       CHECK(q.size() == cap);
       CHECK(q.try_push(std::uint64_t{99}) == queue_status::full);
       CHECK(q.try_push_for(std::uint64_t{99}, 1ms) == queue_status::timeout);
       for (std::uint64_t i = 0; i < cap; ++i) {
         REQUIRE(q.try_pop(out) == queue_status::success);
-        REQUIRE(out == i + 7 * round);  // FIFO
+        REQUIRE(out == i + std::uint64_t{7} * round);  // FIFO
       }
       CHECK(q.try_pop(out) == queue_status::empty);
       CHECK(q.size() == 0);
@@ -173,7 +173,7 @@ void exactly_once(int producers, int consumers, std::size_t cap, std::size_t per
       std::vector<std::int64_t> last(static_cast<std::size_t>(producers), -1);
       std::uint64_t v = 0;
       for (;;) {
-        queue_status r;
+        queue_status r = queue_status::empty;
         switch (rng() % 4) {
           case 0:
             while ((r = q.try_pop(v)) == queue_status::empty) std::this_thread::yield();
@@ -315,6 +315,7 @@ TEST_CASE("close wakes blocked consumers; they report closed") {
     atomkit::mpmc_queue<int> q(4);
     std::atomic<int> closed{0}, started{0};
     std::vector<std::thread> ts;
+    ts.reserve(12);
     for (int i = 0; i < 12; ++i) {
       ts.emplace_back([&, i] {
         int v = 0;
@@ -338,6 +339,7 @@ TEST_CASE("close wakes blocked producers; they report closed and keep their valu
     REQUIRE(q.push(move_only(101)) == queue_status::success);
     std::atomic<int> closed{0}, intact{0}, started{0};
     std::vector<std::thread> ts;
+    ts.reserve(12);
     for (int i = 0; i < 12; ++i) {
       ts.emplace_back([&, i] {
         move_only v(static_cast<std::uint64_t>(i));
@@ -379,7 +381,7 @@ TEST_CASE("close-and-drain under 16 threads with blocked producers and consumers
     auto rng0 = stress::rng(1000 + static_cast<std::uint64_t>(rep));
     const long close_after = static_cast<long>(rng0() % 3000);
     stress::run_threads(producers + consumers + 1, [&](int id) {
-      auto rng = stress::rng(static_cast<std::uint64_t>(id * 7919 + rep));
+      auto rng = stress::rng(static_cast<std::uint64_t>(id) * 7919 + static_cast<std::uint64_t>(rep));
       if (id < producers) {
         for (std::uint64_t i = 0; i < per; ++i) {
           counted v(encode(id, i % 4096));
@@ -459,6 +461,7 @@ TEST_CASE("blocked consumers sleep") {
   atomkit::mpmc_queue<int> q(8);
   std::atomic<int> started{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   const double cpu0 = stress::process_cpu_seconds();
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&] {

@@ -134,7 +134,7 @@ void order_and_exactly_once(std::size_t cap, std::size_t n) {
     } else {
       std::uint64_t expect = 0, v = 0;
       for (;;) {
-        queue_status r;
+        queue_status r = queue_status::empty;
         switch (rng() % 4) {
           case 0: {
             const std::uint64_t c = pushes_done.load(std::memory_order_seq_cst);

@@ -288,6 +288,7 @@ class mpmc_queue {
   static constexpr std::uint32_t marked = 0x80000000u;  // in `abandoned`: a lap is recorded
   static constexpr std::size_t max_capacity = std::size_t{1} << 40;
 
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): `data` is raw storage, built in place
   struct slot_fields {
     detail::atomic<std::uint32_t> turn{0};       // futex word: see the file comment
     detail::atomic<std::uint32_t> sleepers{0};   // waiters asleep on turn
@@ -323,7 +324,7 @@ class mpmc_queue {
     }
   }
 
-  where locate(std::uint64_t ticket) const noexcept {
+  [[nodiscard]] where locate(std::uint64_t ticket) const noexcept {
     const std::uint64_t lap = div_.quotient(ticket);
     const std::uint64_t index = ticket - lap * cap_;
     return {&slots_[remap(index)], (static_cast<std::uint32_t>(lap) << 1) & seq_mask};
@@ -335,7 +336,7 @@ class mpmc_queue {
     return d != 0 && d < (lap_mask >> 1);
   }
 
-  std::uint64_t closed_at() const noexcept {
+  [[nodiscard]] std::uint64_t closed_at() const noexcept {
     // acquire: pairs with close()'s store, so the boundary is the one close() computed.
     return close_ticket_.load(std::memory_order_acquire);
   }

@@ -19,6 +19,7 @@ enum class queue_status { success, empty, full, closed, timeout };
 
 namespace detail {
 
+// NOLINTNEXTLINE(modernize-use-using): __extension__ (for -Wpedantic) needs the typedef form
 __extension__ typedef unsigned __int128 uint128;
 
 // Unsigned 64-bit division by a divisor fixed at construction, with one multiply-high, two
