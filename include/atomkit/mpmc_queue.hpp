@@ -370,6 +370,15 @@ class mpmc_queue {
     wake_watchers(push_watch_, false);
   }
 
+  void tune_spin(const detail::queue_spin& spin) noexcept {
+    const std::uint32_t next = spin.next_limit();
+    // relaxed: a tuning hint shared by this queue's waiters; lost updates are harmless, and
+    // storing only on change keeps the line quiet once the limit settles.
+    if (spin_limit_.load(std::memory_order_relaxed) != next) {
+      spin_limit_.store(next, std::memory_order_relaxed);
+    }
+  }
+
   // Advances a watch's generation and wakes its sleepers, if there are any (always, on close).
   void wake_watchers(watch& w, bool always) noexcept {
     if (always) {
@@ -385,7 +394,8 @@ class mpmc_queue {
   // marked abandoned from this lap on and the value stays with the caller.
   ATOMKIT_NOINLINE bool await_space(slot& s, std::uint32_t want) noexcept {
     bool closed = false;
-    detail::queue_spin spin;
+    // relaxed: a tuning hint shared by this queue's waiters; lost updates are harmless.
+    detail::queue_spin spin(spin_limit_.load(std::memory_order_relaxed));
     detail::await<Wait>(
         s.turn, s.sleepers,
         [&] {
@@ -399,6 +409,7 @@ class mpmc_queue {
           return detail::attempt::retry(x, spin.more());
         },
         detail::deadline::never());
+    tune_spin(spin);
     if (!closed) return true;
     abandon(s, want >> 1);
     return false;
@@ -423,7 +434,8 @@ class mpmc_queue {
   ATOMKIT_NOINLINE take await_element(slot& s, std::uint32_t want, std::uint64_t h,
                                       std::uint32_t lap) noexcept {
     bool closed = false;
-    detail::queue_spin spin;
+    // relaxed: a tuning hint shared by this queue's waiters; lost updates are harmless.
+    detail::queue_spin spin(spin_limit_.load(std::memory_order_relaxed));
     detail::await<Wait>(
         s.turn, s.sleepers,
         [&] {
@@ -437,6 +449,7 @@ class mpmc_queue {
           return detail::attempt::retry(x, spin.more());
         },
         detail::deadline::never());
+    tune_spin(spin);
     if (!closed) return take::item;
     // Closed: the producer of h (if any) will either publish or mark; both advance pop_watch_.
     const std::uint64_t boundary = closed_at();
@@ -534,6 +547,8 @@ class mpmc_queue {
   alignas(detail::pad_size) detail::atomic<std::uint64_t> head_{0};  // pop tickets
   watch pop_watch_;   // timed pops, and consumers of a closed queue
   watch push_watch_;  // timed pushes
+  // Spin attempts before a ticket holder parks (detail::queue_spin); written on slow paths only.
+  alignas(detail::pad_size) detail::atomic<std::uint32_t> spin_limit_{detail::queue_spin::initial_attempts};
   // Read-mostly from here on.
   alignas(detail::pad_size) detail::atomic<std::uint64_t> close_ticket_{not_closed};
   slot* slots_ = nullptr;
