@@ -5,7 +5,8 @@
 // be able to proceed) and a `sleepers` count. A waiter calls await() with an attempt function:
 //   spin phase   try, then pause with bounded exponential backoff, until the budget is spent
 //   busy policy  then sched_yield() between tries, never sleeping in the kernel
-//   park policy  then ++sleepers, heavy barrier, and loop { try; futex_wait(word, observed) }
+//   park policy  then a few sched_yield() rounds (park_yields), then ++sleepers, heavy barrier,
+//                and loop { try; futex_wait(word, observed) }
 // A releaser changes the state (any memory order), then calls notify(), which issues the light
 // barrier and makes the futex_wake system call only if sleepers != 0. See store_load.hpp for why
 // no wake-up is lost, and why the release path needs no locked instruction for it.
@@ -60,6 +61,9 @@ inline wait_status sleep_on(const atomic<std::uint32_t>& word, std::uint32_t exp
                                                                             : wait_status::woken;
 }
 
+// sched_yield() rounds a park waiter makes between its spin and its futex sleep (see await()).
+inline constexpr int park_yields = 8;
+
 // Waits until try_once() reports done (returns true) or the deadline passes (returns false; one
 // last attempt is made after the deadline, so a condition that became true is never reported as a
 // time-out). try_once must read `word` before it checks its condition, and report what it read.
@@ -80,6 +84,17 @@ bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, T
       if (try_once().done) return true;
     }
   } else {
+    // Yield phase: a few sched_yield() rounds before parking. When the thread we wait for is
+    // runnable on this core, a yield hands it the core at once (a futex sleep and wake-up cost far
+    // more), and while both threads stay runnable the scheduler's idle balancing can move one to a
+    // free core; parking at once invites wake-affine placement of both on one core, where every
+    // later handoff parks again. Measured on the 2-core host with the queues (median of 3):
+    // ping-pong 0.04 -> 3.6 M round trips/s, mpmc 8P8C 10 -> 23 M items/s, 1P4C 6 -> 20 M.
+    for (int i = 0; i < park_yields; ++i) {
+      if (dl.passed()) return try_once().done;
+      ::sched_yield();
+      if (try_once().done) return true;
+    }
     // seq_cst: the sleeper's half of the store/load handshake with notify() (store_load.hpp).
     sleepers.fetch_add(1, std::memory_order_seq_cst);
     heavy_barrier(shared);
