@@ -374,8 +374,10 @@ class spsc_queue {
   }
 
   alignas(detail::pad_size) detail::atomic<std::uint32_t> tail_{0};  // written by the producer
-  detail::atomic<std::uint32_t> in_push_{0};                          // producer: in the handshake
   side p_;                                                            // producer-private
+  // Producer: in the close handshake. Its own line: written twice per push, read by the consumer
+  // only after a close (sharing tail_'s line cost 1P1C about a third of its throughput).
+  alignas(detail::pad_size) detail::atomic<std::uint32_t> in_push_{0};
   alignas(detail::pad_size) detail::atomic<std::uint32_t> head_{0};  // written by the consumer
   side c_;                                                            // consumer-private
   watch cons_watch_;  // the consumer sleeps here
