@@ -62,20 +62,35 @@ struct element_storage {
   void destroy() noexcept { get()->~T(); }
 };
 
-// How long a queue waiter spins before it parks (park) or yields (busy): 10 attempts of the
-// engine's backoff (1 + 2 + ... + 64 + 3 * 64 = 319 pauses, ~12 us where a pause costs ~38 ns, as
-// on this project's AMD EPYC host), about what a futex sleep and wake-up cost, the classic
-// competitive bound. The partner a queue waiter waits for is often on the same core when threads
-// outnumber cores: spinning then only delays it. With the engine's full budget (2048 pauses,
-// ~80 us here) a ping-pong between two threads that shared a core fell to ~10 k round trips/s.
-// Must stay well below the engine's budget (record() in spsc_queue relies on it).
+// How long a queue waiter spins before it parks (park) or yields (busy), adapted to what recent
+// waits found, in the manner of glibc's adaptive mutexes. The partner a queue waiter waits for is
+// on another core (then a spin of a microsecond or so hands the element over without a system
+// call) or, when threads outnumber cores, often on this one (then spinning only delays it: with
+// the engine's full budget, 2048 pauses = ~80 us on this project's AMD EPYC host where a pause
+// costs ~38 ns, a ping-pong between two threads that shared a core fell to ~10 k round trips/s,
+// and 4P4C on two cores ran 3x slower than with short spins). So a wait satisfied while spinning
+// lengthens the next spin by one attempt, a wait that had to park halves it. Attempts are rounds
+// of the engine's backoff (1, 2, 4 ... 64, 64 ... pauses); max_attempts keeps the spin well below
+// the engine's own budget (record() in spsc_queue relies on that: the engine parks exactly when
+// try_once first says spin = false).
 class queue_spin {
  public:
-  static constexpr unsigned attempts = 10;
-  bool more() noexcept { return ++n_ < attempts; }
+  static constexpr std::uint32_t min_attempts = 3;   //    3 pauses in all
+  static constexpr std::uint32_t max_attempts = 30;  // 1535 pauses in all (engine budget: 2048)
+  static constexpr std::uint32_t initial_attempts = 12;
+
+  explicit queue_spin(std::uint32_t limit) noexcept : limit_(limit) {}
+  // Called by try_once when its condition is false: may the waiter spin once more?
+  bool more() noexcept { return ++n_ < limit_; }
+  // The limit for the next wait, given whether this one was satisfied before it stopped spinning.
+  [[nodiscard]] std::uint32_t next_limit() const noexcept {
+    if (n_ < limit_) return limit_ < max_attempts ? limit_ + 1 : max_attempts;
+    return limit_ / 2 > min_attempts ? limit_ / 2 : min_attempts;
+  }
 
  private:
-  unsigned n_ = 0;
+  std::uint32_t limit_;
+  std::uint32_t n_ = 0;
 };
 
 template <class T>
