@@ -400,13 +400,22 @@ class mpmc_queue {
   // A producer holding a ticket waits for its slot. false: the queue closed first; the slot is
   // marked abandoned from this lap on and the value stays with the caller.
   ATOMKIT_NOINLINE bool await_space(slot& s, std::uint32_t want) noexcept {
+    if (await_turn(s, want)) return true;
+    abandon(s, want >> 1);
+    return false;
+  }
+
+  // A ticket holder (producer or consumer) waits until its slot's turn is `want` (true) or the
+  // queue closes first (false).
+  bool await_turn(slot& s, std::uint32_t want) noexcept {
     bool closed = false;
     // relaxed: a tuning hint shared by this queue's waiters; lost updates are harmless.
     detail::queue_spin spin(spin_limit_.load(std::memory_order_relaxed));
     detail::await<Wait>(
         s.turn, s.sleepers,
         [&] {
-          // acquire: pairs with the consumer's release store of the turn (see fill()).
+          // acquire: pairs with the other side's release store of the turn (see fill()), so the
+          // element (or the emptied slot) that store published is visible.
           const std::uint32_t x = s.turn.load(std::memory_order_acquire);
           if ((x & seq_mask) == want) return detail::attempt::success();
           if (closed_at() != not_closed) {
@@ -417,9 +426,7 @@ class mpmc_queue {
         },
         detail::deadline::never(), false, detail::handshake::asymmetric, detail::spin_then_yield);
     tune_spin(spin);
-    if (!closed) return true;
-    abandon(s, want >> 1);
-    return false;
+    return !closed;
   }
 
   void abandon(slot& s, std::uint32_t lap) noexcept {
@@ -440,24 +447,7 @@ class mpmc_queue {
   // close: take another ticket) or closed (no producer ever held h).
   ATOMKIT_NOINLINE take await_element(slot& s, std::uint32_t want, std::uint64_t h,
                                       std::uint32_t lap) noexcept {
-    bool closed = false;
-    // relaxed: a tuning hint shared by this queue's waiters; lost updates are harmless.
-    detail::queue_spin spin(spin_limit_.load(std::memory_order_relaxed));
-    detail::await<Wait>(
-        s.turn, s.sleepers,
-        [&] {
-          // acquire: pairs with the producer's release store of the turn.
-          const std::uint32_t x = s.turn.load(std::memory_order_acquire);
-          if ((x & seq_mask) == want) return detail::attempt::success();
-          if (closed_at() != not_closed) {
-            closed = true;
-            return detail::attempt::success();
-          }
-          return detail::attempt::retry(x, spin.more());
-        },
-        detail::deadline::never(), false, detail::handshake::asymmetric, detail::spin_then_yield);
-    tune_spin(spin);
-    if (!closed) return take::item;
+    if (await_turn(s, want)) return take::item;
     // Closed: the producer of h (if any) will either publish or mark; both advance pop_watch_.
     const std::uint64_t boundary = closed_at();
     take result = take::item;
