@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include "queue_elements.hpp"
 #include "stress.hpp"
 
 #include <atomic>
@@ -21,25 +22,8 @@ using atomkit::queue_status;
 
 namespace {
 
-// Counts live instances, to prove construction and destruction balance.
-struct counted {
-  static inline std::atomic<long> live{0};
-  std::uint64_t v = 0;
-  explicit counted(std::uint64_t x) noexcept : v(x) { live.fetch_add(1, std::memory_order_relaxed); }
-  counted(const counted& o) noexcept : v(o.v) { live.fetch_add(1, std::memory_order_relaxed); }
-  counted(counted&& o) noexcept : v(o.v) { live.fetch_add(1, std::memory_order_relaxed); }
-  counted& operator=(const counted&) noexcept = default;
-  counted& operator=(counted&&) noexcept = default;
-  ~counted() { live.fetch_sub(1, std::memory_order_relaxed); }
-};
-
-// Move-only and not default-constructible.
-struct move_only {
-  std::unique_ptr<std::uint64_t> p;
-  explicit move_only(std::uint64_t v) : p(std::make_unique<std::uint64_t>(v)) {}
-  move_only(move_only&&) noexcept = default;
-  move_only& operator=(move_only&&) noexcept = default;
-};
+using queue_test::counted;
+using queue_test::move_only;
 
 constexpr std::uint64_t encode(int producer, std::uint64_t seq) {
   return (static_cast<std::uint64_t>(producer) << 40) | seq;

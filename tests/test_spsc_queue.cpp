@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include "queue_elements.hpp"
 #include "stress.hpp"
 
 #include <atomic>
@@ -18,27 +19,8 @@
 using namespace std::chrono_literals;
 using atomkit::queue_status;
 
-namespace {
-
-struct counted {
-  static inline std::atomic<long> live{0};
-  std::uint64_t v = 0;
-  explicit counted(std::uint64_t x) noexcept : v(x) { live.fetch_add(1, std::memory_order_relaxed); }
-  counted(const counted& o) noexcept : v(o.v) { live.fetch_add(1, std::memory_order_relaxed); }
-  counted(counted&& o) noexcept : v(o.v) { live.fetch_add(1, std::memory_order_relaxed); }
-  counted& operator=(const counted&) noexcept = default;
-  counted& operator=(counted&&) noexcept = default;
-  ~counted() { live.fetch_sub(1, std::memory_order_relaxed); }
-};
-
-struct move_only {
-  std::unique_ptr<std::uint64_t> p;
-  explicit move_only(std::uint64_t v) : p(std::make_unique<std::uint64_t>(v)) {}
-  move_only(move_only&&) noexcept = default;
-  move_only& operator=(move_only&&) noexcept = default;
-};
-
-}  // namespace
+using queue_test::counted;
+using queue_test::move_only;
 
 TEST_CASE("spsc: capacity 0 throws; exact capacity for 1, odd and large capacities; FIFO") {
   CHECK_THROWS_AS(atomkit::spsc_queue<int>(0), std::invalid_argument);
