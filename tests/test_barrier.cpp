@@ -1,6 +1,7 @@
 // barrier: bad input, phases and the completion (once per phase, before anyone leaves, seeing
 // every arrival's writes), split arrive/wait, arrive(n), arrive_and_drop, time-outs that break it,
-// a time-out during a completion that must not break it, abort, reset and its misuse.
+// a time-out during a completion that must not break it, abort, reset and its misuse, reset
+// racing a running completion.
 #include <atomkit/barrier.hpp>
 
 #include <doctest/doctest.h>
@@ -279,4 +280,100 @@ TEST_CASE("stress: rounds with time-outs, breaks and resets") {
     }
   });
   CHECK(inconsistent.load() == 0);
+}
+
+namespace {
+
+enum class last_arrival { arrive, drop, arrive_and_wait };
+
+// The last arrival of a barrier of `parties` runs a completion that blocks on a gate; meanwhile
+// the test aborts the barrier and resets it (in another thread: reset waits for the completion).
+// Afterwards the barrier must be in step: a lone party does not pass, every phase needs everyone.
+template <class Wait>
+void reset_during_completion(int parties, last_arrival how) {
+  std::atomic<bool> gate{false}, entered{false};
+  std::atomic<int> completions{0};
+  auto gated = [&]() noexcept {
+    entered.store(true);
+    while (!gate.load()) std::this_thread::yield();
+    completions.fetch_add(1);
+  };
+  atomkit::barrier<decltype(gated), Wait> b(parties, gated);
+  auto first = b.arrive(parties - 1);  // every party but the last, from this thread
+  std::thread last([&] {
+    switch (how) {
+      case last_arrival::arrive: (void)b.arrive(); break;
+      case last_arrival::drop: b.arrive_and_drop(); break;
+      case last_arrival::arrive_and_wait: b.arrive_and_wait(); break;  // its phase completes
+    }
+  });
+  while (!entered.load()) std::this_thread::yield();  // the completion runs, held by the gate
+  b.abort();
+  CHECK(b.broken());
+  std::atomic<bool> reset_done{false};
+  std::atomic<long> reset_tid{0};
+  std::thread resetter([&] {
+    reset_tid.store(stress::current_tid());
+    b.reset();
+    reset_done.store(true);
+  });
+  // reset() waits for the running completion: under park it goes to sleep; it must not return
+  // before the gate opens. (The time box only bounds the look; a busy reset never sleeps.)
+  stress::time_box box(Wait::sleeps ? std::chrono::milliseconds(2000)
+                                    : std::chrono::milliseconds(200));
+  while (!reset_done.load() && !box.expired()) {
+    if (Wait::sleeps && stress::thread_state(reset_tid.load()) == 'S') break;
+    std::this_thread::yield();
+  }
+  CHECK_FALSE(reset_done.load());
+  gate.store(true);
+  last.join();
+  resetter.join();
+  CHECK(reset_done.load());
+  CHECK(completions.load() == 1);
+  CHECK_FALSE(b.broken());
+  b.wait(std::move(first));  // spent by the reset: returns at once
+
+  const int expected = how == last_arrival::drop ? parties - 1 : parties;
+  REQUIRE(expected >= 2);
+  // A lone party of a fresh phase must time out (and break the barrier), not pass at once.
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK_FALSE(b.arrive_and_wait_for(50ms));
+  CHECK(std::chrono::steady_clock::now() - t0 >= 50ms);
+  CHECK(b.broken());
+  b.reset();
+  CHECK_FALSE(b.broken());
+
+  // And the barrier works normally: each phase's completion runs once, before anyone leaves.
+  const int before = completions.load();
+  constexpr int rounds = 50;
+  std::atomic<int> late{0};
+  stress::run_threads(expected, [&](int) {
+    for (int r = 0; r < rounds; ++r) {
+      b.arrive_and_wait();
+      if (completions.load() < before + 2 * r + 1) late.fetch_add(1);
+      CHECK(b.arrive_and_wait_for(60s));  // keeps the phases apart for the check above
+      if (completions.load() < before + 2 * r + 2) late.fetch_add(1);
+    }
+  });
+  CHECK(late.load() == 0);
+  CHECK(completions.load() == before + 2 * rounds);
+  CHECK_FALSE(b.broken());
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE(
+    "reset() while the last arrival's completion runs: it waits; phases stay in step", Wait,
+    atomkit::park, atomkit::busy) {
+  SUBCASE("last arrival by arrive()") { reset_during_completion<Wait>(2, last_arrival::arrive); }
+  SUBCASE("last arrival by arrive_and_drop()") {
+    reset_during_completion<Wait>(3, last_arrival::drop);
+  }
+  SUBCASE("last arrival by arrive_and_wait()") {
+    reset_during_completion<Wait>(2, last_arrival::arrive_and_wait);
+  }
+  SUBCASE("four parties, last arrival by arrive()") {
+    reset_during_completion<Wait>(4, last_arrival::arrive);
+  }
 }

@@ -1,13 +1,15 @@
 // atomkit/barrier.hpp: std::barrier semantics plus Python's breaking rules (threading.Barrier).
 //
-// State. One 64-bit atomic `state_` holds [broken:1][phase:31][remaining:32]: every arrival is one
-// compare-and-swap on it, so arriving, completing and breaking are ordered against each other.
-// Waiters sleep on a separate 32-bit futex word `phase_word_` = [broken:1][phase:31], which only
-// the thread completing a phase and the thread breaking the barrier change (both by RMW, and the
-// two changes commute, so racing ones cannot undo each other).
-//   arrive(n)        takes n off `remaining`; the arrival that takes it to 0 runs the completion
-//                    (remaining stays 0 meanwhile: the phase is "completing"), then installs the
-//                    next phase with the expected count, bumps phase_word_ and wakes every waiter.
+// State. One 64-bit atomic `state_` holds [broken:1][phase:31][completing:1][remaining:31]: every
+// arrival is one compare-and-swap on it, so arriving, completing and breaking are ordered against
+// each other. Waiters sleep on a separate 32-bit futex word `phase_word_` = [broken:1][phase:31],
+// which only the thread completing a phase, the thread breaking the barrier and reset() change
+// (the first two by RMW, and their changes commute, so racing ones cannot undo each other).
+//   arrive(n)        takes n off `remaining`; the arrival that takes it to 0 also sets `completing`
+//                    and runs the completion (no arrival fits meanwhile), then installs the next
+//                    phase with the expected count (clearing `completing`), bumps phase_word_ and
+//                    wakes every waiter. A completion is in flight from that arrival until the
+//                    bump: `completing` set, or state_'s phase one ahead of phase_word_'s.
 //   wait(token)      returns once phase_word_ shows another phase; throws broken_barrier if it
 //                    shows the barrier broken in the token's phase.
 //   arrive_and_wait_for(d)  on time-out breaks the barrier, unless the phase is already complete
@@ -22,15 +24,21 @@
 //
 // reset(): on a barrier that is not broken, throws std::system_error(operation_not_permitted) if
 // any thread has arrived in the current phase or is inside a wait; otherwise it is already fresh.
-// On a broken barrier it first lets the threads still inside a wait leave (they are all woken and
-// throw broken_barrier at once), then starts a fresh phase with the expected count (which keeps
-// the reductions made by arrive_and_drop). reset() must not run concurrently with arrivals. A
-// token obtained before a reset() is spent: waiting on it returns at once.
+// On a broken barrier it first waits, through the waiting engine (asleep under park), for a
+// completion still in flight to finish its phase (the last arrival may have come just before the
+// break, and the caller cannot know; that completion's end would otherwise move the phase word a
+// second time, past the fresh phase, and let every later phase through early), and for the break
+// to be published on the phase word. Then it lets the threads still inside a wait leave (they are
+// all woken and throw broken_barrier at once), then starts a fresh phase with the expected count
+// (which keeps the reductions made by arrive_and_drop). So reset() blocks for as long as a running
+// completion takes, and must not be called from a completion. reset() must not run concurrently
+// with arrivals. A token obtained before a reset() is spent: waiting on it returns at once.
 //
 // Progress: arrive and arrive_and_drop are lock-free, except that the last arrival of a phase runs
 // the completion (and wakes waiters, one futex_wake when any sleep); abort and broken are
 // wait-free; wait, arrive_and_wait block; arrive_and_wait_for blocks at most until its deadline
-// (plus a completion already running); reset blocks while woken waiters of a broken phase leave.
+// (plus a completion already running); reset of a broken barrier blocks while a completion already
+// running finishes and while woken waiters of the broken phase leave.
 //
 // Misuse: arrive(n) with n < 1, or with n larger than the arrivals the phase still expects, throws
 // std::system_error(operation_not_permitted), the state unchanged. parties outside [1, max()]
@@ -173,8 +181,28 @@ class barrier {
       }
       return;  // already fresh
     }
-    // Broken: every waiter inside has been woken (publish_broken) and leaves by throwing; let them
-    // go before the phase word changes, so none of them mistakes the new phase for completion.
+    // Broken: no arrival fits any more, so no completion can start; but one may be in flight (its
+    // arrival came before the break), and the break's publish_broken may not have run yet. Wait
+    // for both: the fresh phase installed below must be the last change of either word, or a late
+    // bump or broken bit would put phase_word_ out of step with state_ for every later phase.
+    // Each of the awaited changes ends with a change of phase_word_ and a notify (complete_phase,
+    // publish_broken), so this sleeps on phase_word_ like a waiter.
+    (void)detail::await<Wait>(
+        phase_word_, sleepers_,
+        [this] {
+          // acquire: pairs with complete_phase's and publish_broken's release RMWs; the word is
+          // read first, so a state read after it is at least as recent as the bump it shows.
+          const std::uint32_t w = phase_word_.load(std::memory_order_acquire);
+          // acquire: pairs with complete_phase's release CAS (the completion's effects, and its
+          // last write of state_, happen before ours).
+          const std::uint64_t st = state_.load(std::memory_order_acquire);
+          const bool settled = (st & completing_bit) == 0 && phase_of(st) == (w & phase_mask) &&
+                               (w & word_broken) != 0;
+          return settled ? detail::attempt::success() : detail::attempt::retry(w);
+        },
+        detail::deadline::never(), false, detail::handshake::asymmetric, profile());
+    // Every waiter inside has been woken (publish_broken) and leaves by throwing; let them go
+    // before the phase word changes, so none of them mistakes the new phase for completion.
     detail::atomic<std::uint32_t> no_sleepers{0};
     detail::await<busy>(
         waiters_, no_sleepers,
@@ -201,7 +229,13 @@ class barrier {
  private:
   enum class outcome { passed, broken, timed_out };
 
+  // state_: [broken:1][phase:31][completing:1][remaining:31] (bit 63 down to bit 0). remaining
+  // fits 31 bits because max() is INT32_MAX; completing is set by the arrival that takes
+  // remaining to 0 and cleared when its completion installs the next phase.
   static constexpr std::uint64_t broken_bit = std::uint64_t{1} << 63;
+  static constexpr std::uint64_t completing_bit = std::uint64_t{1} << 31;
+  static constexpr std::uint64_t remaining_mask = completing_bit - 1;
+  // phase_word_: [broken:1][phase:31]; the phase is state_'s, the broken bit published after it.
   static constexpr std::uint32_t word_broken = std::uint32_t{1} << 31;
   static constexpr std::uint32_t phase_mask = word_broken - 1;
 
@@ -212,7 +246,7 @@ class barrier {
     return static_cast<std::uint32_t>(s >> 32) & phase_mask;
   }
   static constexpr std::uint32_t remaining_of(std::uint64_t s) noexcept {
-    return static_cast<std::uint32_t>(s);
+    return static_cast<std::uint32_t>(s & remaining_mask);
   }
   static std::uint64_t checked_parties(std::ptrdiff_t parties) {
     if (parties < 1 || parties > max()) {
@@ -252,12 +286,17 @@ class barrier {
     }
     for (;;) {
       check_arrival(s, n, drop);
+      // n <= remaining (checked), so the subtraction stays inside the remaining field; the last
+      // arrival marks the phase completing in the same CAS, so reset() cannot miss its completion.
+      const bool last = remaining_of(s) == static_cast<std::uint64_t>(n);
+      const std::uint64_t desired =
+          (s - static_cast<std::uint64_t>(n)) | (last ? completing_bit : std::uint64_t{0});
       // acq_rel: release publishes this thread's writes before the barrier to the last arrival;
       // acquire lets the last arrival (and its completion) see every earlier arrival's writes.
-      if (state_.compare_exchange_weak(s, s - static_cast<std::uint64_t>(n),
-                                       std::memory_order_acq_rel, std::memory_order_relaxed)) {
+      if (state_.compare_exchange_weak(s, desired, std::memory_order_acq_rel,
+                                       std::memory_order_relaxed)) {
         const std::uint32_t phase = phase_of(s);
-        if (remaining_of(s) == static_cast<std::uint32_t>(n)) complete_phase(phase);
+        if (last) complete_phase(phase);
         return phase;
       }
     }
@@ -278,10 +317,12 @@ class barrier {
     const std::uint32_t next = (phase + 1) & phase_mask;
     // relaxed: every drop of this phase happened before its arrival, which our acq_rel CAS read.
     const std::uint32_t expected = expected_.load(std::memory_order_relaxed);
-    // relaxed: only abort() can change the state while it is completing (remaining is 0).
+    // relaxed: only abort() can change the state while it is completing (remaining is 0), and
+    // reset() waits for the end of the completion (completing bit, then phase_word_).
     std::uint64_t s = state_.load(std::memory_order_relaxed);
     // release: pairs with the acquire of the next phase's arrivals: the completion's writes are
-    // visible to a thread that arrives again without waiting. Keeps a concurrent abort's bit.
+    // visible to a thread that arrives again without waiting. Keeps a concurrent abort's bit;
+    // clears the completing bit (pack() has none).
     while (!state_.compare_exchange_weak(s, (s & broken_bit) | pack(next, expected),
                                          std::memory_order_release, std::memory_order_relaxed)) {
     }
@@ -314,11 +355,16 @@ class barrier {
                                                                      : outcome::broken;
   }
 
+  // With more parties than CPUs, the arrivals a waiter waits for need its CPU: spinning only
+  // delays them, so such a barrier starts its wait with the yields (detail::wait_profile).
+  const detail::wait_profile& profile() const noexcept {
+    // relaxed: only a tuning input.
+    const bool crowded = expected_.load(std::memory_order_relaxed) > detail::usable_cpus();
+    return crowded ? detail::yield_then_sleep : detail::short_spin_then_yield;
+  }
+
   outcome wait_impl(std::uint32_t phase, const detail::deadline& dl) const noexcept {
     outcome result = outcome::timed_out;
-    // With more parties than CPUs, the arrivals a waiter waits for need its CPU: spinning only
-    // delays them, so such a barrier starts its wait with the yields (detail::wait_profile).
-    const bool crowded = expected_.load(std::memory_order_relaxed) > detail::usable_cpus();
     const bool done = detail::await<Wait>(
         phase_word_, sleepers_,
         [this, phase, &result] {
@@ -328,8 +374,7 @@ class barrier {
           return result != outcome::timed_out ? detail::attempt::success()
                                               : detail::attempt::retry(w);
         },
-        dl, false, detail::handshake::asymmetric,
-        crowded ? detail::yield_then_sleep : detail::short_spin_then_yield);
+        dl, false, detail::handshake::asymmetric, profile());
     return done ? result : outcome::timed_out;
   }
 
@@ -350,7 +395,7 @@ class barrier {
           o = outcome::broken;
           break;
         }
-        if (remaining_of(s) == 0) {  // completing: its end is near, wait for it
+        if ((s & completing_bit) != 0) {  // completing: its end is near, wait for it
           o = wait_impl(phase, detail::deadline::never());
           break;
         }
