@@ -1,7 +1,7 @@
 // barrier: bad input, phases and the completion (once per phase, before anyone leaves, seeing
 // every arrival's writes), split arrive/wait, arrive(n), arrive_and_drop, time-outs that break it,
 // a time-out during a completion that must not break it, abort, reset and its misuse, reset
-// racing a running completion.
+// racing a running completion, reset right after a completed phase.
 #include <atomkit/barrier.hpp>
 
 #include <doctest/doctest.h>
@@ -375,5 +375,49 @@ TEST_CASE_TEMPLATE(
   }
   SUBCASE("four parties, last arrival by arrive()") {
     reset_during_completion<Wait>(4, last_arrival::arrive);
+  }
+}
+
+TEST_CASE_TEMPLATE(
+    "reset() right after a completed phase: parties still leaving wait() don't count", Wait,
+    atomkit::park, atomkit::busy) {
+  // Each round, n threads arrive_and_wait; the first to return resets the barrier (every other
+  // round after abort()) while the others may still be inside wait(), released but not yet gone.
+  // reset() must not refuse, and the others must return normally (their phase completed).
+  for (const int n : {2, 4}) {
+    CAPTURE(n);
+    std::atomic<bool> claimed{false}, stop{false};
+    stress::time_box box(std::chrono::seconds(5));
+    auto next_round = [&]() noexcept {
+      claimed.store(false);
+      stop.store(box.expired());
+    };
+    atomkit::barrier<atomkit::detail::barrier_noop, Wait> b(n);
+    atomkit::barrier<decltype(next_round)> hold(n, next_round);  // separates the rounds
+    const int rounds = static_cast<int>(stress::scaled(4000));
+    std::atomic<int> refused{0}, threw{0}, resets{0};
+    stress::run_threads(n, [&](int) {
+      for (int r = 0; r < rounds; ++r) {
+        hold.arrive_and_wait();  // the previous round's reset happened before this round's arrivals
+        if (stop.load()) break;
+        try {
+          b.arrive_and_wait();
+        } catch (const atomkit::broken_barrier&) {
+          threw.fetch_add(1);
+        }
+        if (claimed.exchange(true)) continue;
+        try {
+          if (r % 2 == 1) b.abort();
+          b.reset();
+          resets.fetch_add(1);
+        } catch (const std::system_error&) {
+          refused.fetch_add(1);
+        }
+      }
+    });
+    CHECK(refused.load() == 0);
+    CHECK(threw.load() == 0);
+    CHECK(resets.load() > 0);
+    CHECK_FALSE(b.broken());
   }
 }

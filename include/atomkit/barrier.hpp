@@ -23,7 +23,9 @@
 // it waits for need the waiter's CPU.
 //
 // reset(): on a barrier that is not broken, throws std::system_error(operation_not_permitted) if
-// any thread has arrived in the current phase or is inside a wait; otherwise it is already fresh.
+// any thread has arrived in the current phase (so also if one waits in it, or if the completion of
+// the current phase runs); otherwise the barrier is already fresh and reset() changes nothing.
+// Parties of a completed phase that are still on their way out of wait() do not count.
 // On a broken barrier it first waits, through the waiting engine (asleep under park), for a
 // completion still in flight to finish its phase (the last arrival may have come just before the
 // break, and the caller cannot know; that completion's end would otherwise move the phase word a
@@ -174,10 +176,17 @@ class barrier {
     // acquire: pairs with the arrivals' release CAS; we read a consistent snapshot of the state.
     std::uint64_t s = state_.load(std::memory_order_acquire);
     if ((s & broken_bit) == 0) {
-      // relaxed: reset must not race with arrivals; these are the caller's own thread's view.
-      if (remaining_of(s) != expected_.load(std::memory_order_relaxed) ||
-          waiters_.load(std::memory_order_acquire) != 0) {
-        detail::misuse("barrier", "reset() while threads are waiting in the current phase");
+      // Not broken: fresh unless a thread has arrived in the current phase (remaining below the
+      // expected count, or the last arrival's completion running). Every thread waiting in the
+      // current phase has arrived in it. waiters_ is not read: it also counts the parties of a
+      // completed phase still on their way out of wait(), and a fresh phase changes nothing for
+      // them. A caller that returned from a wait has seen (acquire on phase_word_) the bump the
+      // completer made after it installed the next phase in state_, so it reads that state here.
+      // relaxed: reset must not race with arrivals or drops; the count is the one the completer of
+      // the phase read (or a later drop's), ordered before us as state_ is.
+      const std::uint32_t expected = expected_.load(std::memory_order_relaxed);
+      if ((s & completing_bit) != 0 || remaining_of(s) != expected) {
+        detail::misuse("barrier", "reset() while threads have arrived in the current phase");
       }
       return;  // already fresh
     }
@@ -255,7 +264,9 @@ class barrier {
     return pack(0, static_cast<std::uint32_t>(parties));
   }
 
-  // Counts a thread inside wait/arrive_and_wait*, for reset().
+  // Counts a thread inside wait/arrive_and_wait*, for reset() of a broken barrier, which lets them
+  // all leave before it installs a fresh phase. It counts the parties of a completed phase still
+  // on their way out too, so it does not tell whether anyone waits in the current phase.
   struct inside_guard {
     explicit inside_guard(detail::atomic<std::uint32_t>& c) noexcept : count(c) {
       // relaxed: reset() only needs to see this once the thread can be blocked, and the thread's
@@ -411,7 +422,8 @@ class barrier {
     return true;
   }
 
-  // Arrivals: state_, the expected count of later phases and the count of threads inside a wait.
+  // Arrivals: state_, the expected count of later phases and the count of threads inside a wait
+  // (inside_guard).
   alignas(detail::pad_size) detail::atomic<std::uint64_t> state_;
   detail::atomic<std::uint32_t> expected_;
   mutable detail::atomic<std::uint32_t> waiters_{0};
