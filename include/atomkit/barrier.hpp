@@ -34,7 +34,9 @@
 // all woken and throw broken_barrier at once), then starts a fresh phase with the expected count
 // (which keeps the reductions made by arrive_and_drop). So reset() blocks for as long as a running
 // completion takes, and must not be called from a completion. reset() must not run concurrently
-// with arrivals. A token obtained before a reset() is spent: waiting on it returns at once.
+// with arrivals, nor with another reset() (the waits above rely on every change of phase_word_
+// but reset's own being followed by a notify). A token obtained before a reset() is spent:
+// waiting on it returns at once.
 //
 // Progress: arrive and arrive_and_drop are lock-free, except that the last arrival of a phase runs
 // the completion (and wakes waiters, one futex_wake when any sleep); abort and broken are
