@@ -59,7 +59,7 @@
 #include <atomkit/detail/deadline.hpp>
 #include <atomkit/detail/error.hpp>
 #include <atomkit/detail/fence.hpp>
-#include <atomkit/detail/thread_id.hpp>
+#include <atomkit/detail/os.hpp>
 #include <atomkit/detail/tsan.hpp>
 #include <atomkit/detail/wait_engine.hpp>
 

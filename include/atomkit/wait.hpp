@@ -23,9 +23,9 @@ namespace detail {
 struct alignas(cache_line) sleeper_bucket {
   atomic<std::uint32_t> count{0};
 };
-inline std::array<sleeper_bucket, 64> sleeper_table{};
-
 inline atomic<std::uint32_t>& sleepers_for(const void* word) noexcept {
+  // A function-local static (constant-initialized): nothing is constructed before main.
+  static std::array<sleeper_bucket, 64> sleeper_table{};
   auto h = reinterpret_cast<std::uintptr_t>(word);
   h ^= h >> 12;
   h *= 0x9E3779B97F4A7C15ULL;

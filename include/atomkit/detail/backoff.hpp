@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomkit/detail/config.hpp>
+#include <atomkit/detail/os.hpp>
 
 #include <cstdint>
 
@@ -12,16 +13,6 @@
 #endif
 
 namespace atomkit::detail {
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#else
-  asm volatile("" ::: "memory");
-#endif
-}
 
 // Bounded exponential backoff: rounds of 1, 2, 4 ... max_round pauses, until `budget` pauses are
 // spent. The budget (a few microseconds of pauses) is far below a scheduling quantum, so a waiter

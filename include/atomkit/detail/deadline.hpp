@@ -2,6 +2,8 @@
 // saturation so that "forever"-sized durations and time points do not overflow.
 #pragma once
 
+#include <atomkit/detail/os.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <ctime>
@@ -55,10 +57,7 @@ class deadline {
     return ts;
   }
 
-  static std::int64_t now_ns() noexcept {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch())
-        .count();
-  }
+  static std::int64_t now_ns() noexcept { return clock_now_ns(); }
 
  private:
   static constexpr std::int64_t max_ns = std::numeric_limits<std::int64_t>::max();

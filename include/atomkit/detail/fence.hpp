@@ -1,4 +1,5 @@
-// atomkit: standalone acquire/release fences, for the few protocols that must order accesses the
+// atomkit: standalone acquire/release fences (defined in the OS layer, os.hpp, so that a model
+// build replaces them too), for the few protocols that must order accesses the
 // library does not perform itself (a user's relaxed loads inside an optimistic read, a user's
 // stores inside a write section).
 //
@@ -8,27 +9,4 @@
 // data that a validated reader goes on to use is published by release/acquire atomics it models.
 #pragma once
 
-#include <atomic>
-
-namespace atomkit::detail {
-
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wtsan"
-#endif
-
-// Orders the caller's earlier loads before its later loads and stores. A compiler barrier on x86.
-inline void acquire_fence() noexcept {
-  std::atomic_thread_fence(std::memory_order_acquire);  // TSan: not modelled; see the file comment
-}
-
-// Orders the caller's earlier loads and stores before its later stores. A compiler barrier on x86.
-inline void release_fence() noexcept {
-  std::atomic_thread_fence(std::memory_order_release);  // TSan: not modelled; see the file comment
-}
-
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
-#pragma GCC diagnostic pop
-#endif
-
-}  // namespace atomkit::detail
+#include <atomkit/detail/os.hpp>

@@ -18,10 +18,8 @@
 #include <atomkit/detail/atomic.hpp>
 #include <atomkit/detail/backoff.hpp>
 #include <atomkit/detail/deadline.hpp>
-#include <atomkit/detail/futex.hpp>
+#include <atomkit/detail/os.hpp>
 #include <atomkit/detail/store_load.hpp>
-
-#include <sched.h>
 
 #include <climits>
 #include <cstdint>
@@ -92,23 +90,42 @@ wait_status sleep_on(const Word& word, std::uint32_t expected, const deadline& d
 // notify_one_pending() wake-up is in flight (see there).
 inline constexpr std::uint32_t wake_pending = 0x8000'0000U;
 
-// A sleeper about to sleep, whose last attempt failed after it read the futex word: any wake-up
-// claimed before that read has been seen (it bumped the word first), so the claim is void.
-// seq_cst (load and RMW): against notify_one_pending's claim and bump, see there.
-inline void void_wake_claim(atomic<std::uint32_t>& sleepers) noexcept {
-  if ((sleepers.load(std::memory_order_seq_cst) & wake_pending) != 0) {
-    sleepers.fetch_and(~wake_pending, std::memory_order_seq_cst);
-  }
+// Clears a pending wake claim (notify_one_pending) on behalf of a waiter whose attempt failed after
+// it registered; true if this call cleared it. A release that found the claim pending skipped its
+// wake, possibly after this waiter's attempt read the state, so whoever clears a claim must try
+// again behind the heavy barrier before it sleeps or gives up (await does; see
+// notify_one_pending for the whole argument).
+// seq_cst (load and RMW): the load must see any claim made before the generation bump this
+// waiter's attempt read (claim < bump < that read < this load in the seq_cst order).
+inline bool clear_wake_claim(atomic<std::uint32_t>& sleepers) noexcept {
+  return (sleepers.load(std::memory_order_seq_cst) & wake_pending) != 0 &&
+         (sleepers.fetch_and(~wake_pending, std::memory_order_seq_cst) & wake_pending) != 0;
 }
 
 // A sleeper leaves the count after its sleep and clears wake_pending: whatever woke it, it tries
-// again (and re-registers, with the heavy barrier, before it sleeps again).
-inline void leave_sleepers(atomic<std::uint32_t>& sleepers) noexcept {
-  // relaxed: only wakers read the word, and a stale value costs at most one needless wake; the
-  // re-check before a later sleep is ordered by the heavy barrier of the registration.
+// again (behind the heavy barrier before it sleeps again or gives up, if this returns true: it
+// cleared a claim).
+inline bool leave_sleepers(atomic<std::uint32_t>& sleepers) noexcept {
+  // relaxed: only wakers read the count, and a stale value costs at most one needless wake; a
+  // cleared claim is made up for by the caller's re-check behind the heavy barrier.
   std::uint32_t s = sleepers.load(std::memory_order_relaxed);
   while (!sleepers.compare_exchange_weak(s, (s - 1) & ~wake_pending, std::memory_order_relaxed)) {
   }
+  return (s & wake_pending) != 0;
+}
+
+// Test builds may cap every wait's spin and yield phases, so that the sleep paths run as often
+// as the spin paths (ATOMKIT_WAIT_MAX_SPIN=1 ATOMKIT_WAIT_MAX_YIELD_NS=0: spin once, then park).
+#ifndef ATOMKIT_WAIT_MAX_SPIN
+#define ATOMKIT_WAIT_MAX_SPIN 0xFFFFFFFFU
+#endif
+#ifndef ATOMKIT_WAIT_MAX_YIELD_NS
+#define ATOMKIT_WAIT_MAX_YIELD_NS 0x7FFFFFFFFFFFFFFFLL
+#endif
+inline constexpr wait_profile capped(const wait_profile& p) noexcept {
+  const std::uint32_t spin = ATOMKIT_WAIT_MAX_SPIN;
+  const std::int64_t yield = ATOMKIT_WAIT_MAX_YIELD_NS;
+  return {p.spin_pauses < spin ? p.spin_pauses : spin, p.yield_ns < yield ? p.yield_ns : yield};
 }
 
 // Waits until try_once() reports done (returns true) or the deadline passes (returns false; one
@@ -117,8 +134,18 @@ inline void leave_sleepers(atomic<std::uint32_t>& sleepers) noexcept {
 template <class Wait, class Try>
 bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, Try&& try_once,
            const deadline& dl, bool shared = false, handshake hs = handshake::asymmetric,
-           const wait_profile& profile = {}) noexcept {
-  bool done = false;
+           const wait_profile& requested = {}) noexcept {
+  const wait_profile profile = capped(requested);
+  const bool symmetric = shared || hs == handshake::symmetric;
+  // Set while this waiter has cleared a wake claim and not yet re-checked behind the heavy
+  // barrier: it must not give up on a failed plain attempt then (see clear_wake_claim).
+  bool recheck_before_giving_up = false;
+  const auto last_attempt = [&] {
+    if (try_once().done) return true;
+    if (!recheck_before_giving_up) return false;
+    heavy_barrier(symmetric);
+    return try_once().done;
+  };
   for (;;) {
     // Spin phase: at the start, and again after each wake-up when the attempt says spinning is
     // worth it (a woken waiter usually finds its condition true within microseconds).
@@ -128,28 +155,19 @@ bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, T
       if (dl.passed()) break;
       a = try_once();
     }
-    if (a.done) {
-      done = true;
-      break;
-    }
-    if (dl.passed()) {
-      done = try_once().done;
-      break;
-    }
+    if (a.done) return true;
+    if (dl.passed()) return last_attempt();
     if constexpr (!Wait::sleeps) {
-      ::sched_yield();
+      yield_now();
     } else {
       if (profile.yield_ns > 0) {
         // Yield phase, bounded by the profile's time and the caller's deadline.
         const std::int64_t end = deadline::now_ns() + profile.yield_ns;
         do {
-          ::sched_yield();
+          yield_now();
           a = try_once();
         } while (!a.done && deadline::now_ns() < end && !dl.passed());
-        if (a.done) {
-          done = true;
-          break;
-        }
+        if (a.done) return true;
       }
       // Counted in `sleepers` only while asleep or about to sleep, so that releases made while
       // this thread spins after a wake-up make no futex call.
@@ -157,19 +175,19 @@ bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, T
       // together they are the sleeper's half of the handshake with notify() (store_load.hpp).
       // (A seq_cst RMW here would also give TSan false happens-before edges between threads.)
       sleepers.fetch_add(1, std::memory_order_relaxed);
-      heavy_barrier(shared || hs == handshake::symmetric);
+      heavy_barrier(symmetric);
       a = try_once();  // re-check after registering: a release may have come before it
-      if (!a.done) void_wake_claim(sleepers);
+      while (!a.done && clear_wake_claim(sleepers)) {
+        heavy_barrier(symmetric);  // a release that skipped its wake for the claim is seen now
+        a = try_once();
+      }
       const bool timed_out =
           !a.done && sleep_on(word, a.observed, dl, shared) == wait_status::timed_out;
-      leave_sleepers(sleepers);
-      if (a.done || timed_out) {
-        done = a.done || try_once().done;
-        break;
-      }
+      recheck_before_giving_up = leave_sleepers(sleepers);
+      if (a.done) return true;
+      if (timed_out) return last_attempt();
     }
   }
-  return done;
 }
 
 // After changing the state a waiter waits for: wake up to `count` sleepers on `word`, with no
@@ -213,15 +231,20 @@ void notify_generation(atomic<std::uint32_t>& generation, const atomic<std::uint
 // Wake-one with at most one wake-up in flight, for primitives whose releases are frequent (a
 // spinlock's unlock): while a woken sleeper has not run yet, further releases only read a word.
 // `generation` must be the futex word the sleepers sleep on, read (seq_cst) by try_once before it
-// checks its condition. Why the wake_pending claim never strands a sleeper:
+// checks its condition. A release that finds the claim (wake_pending) set skips its wake. Why no
+// sleeper is stranded:
 //  - the claimer bumps the generation after the claim, so every registered sleeper that read the
-//    generation before the bump returns from futex_wait (woken, or the word changed) and clears
-//    the claim in leave_sleepers;
-//  - a sleeper that read the generation after the bump comes after the claim in the seq_cst order
-//    (claim < bump < its read < its void_wake_claim), so it clears the claim before it sleeps;
-//  - a release that skipped its wake because of the claim stored its state before it read the
-//    claim, and the sleeper that clears the claim re-registers with the heavy barrier before it
-//    sleeps again, so it sees that state (the handshake of store_load.hpp).
+//    generation before the bump returns from futex_wait (woken, or the word changed);
+//  - every sleeper that returns clears the claim (leave_sleepers), and a registered waiter whose
+//    attempt failed clears a claim it finds before it sleeps (clear_wake_claim); one that read
+//    the generation after the bump finds the claim (claim < bump < its read < its load, seq_cst);
+//  - whoever clears a claim tries again behind the heavy barrier before it sleeps or gives up
+//    (await): a release that skipped its wake read the claim before the clearing write, so by
+//    the handshake (store_load.hpp) that re-check sees the state the release stored; if the
+//    re-check fails, another thread holds the state and its own release comes later;
+//  - a waiter that clears the claim and succeeds has the lock, so a release follows.
+// A claim that was set is therefore cleared by someone who re-checks, and until then every
+// sleeper that could sleep on an old generation was woken by the bump.
 template <class Wait>
 void notify_one_pending(atomic<std::uint32_t>& generation, atomic<std::uint32_t>& sleepers,
                         bool shared = false, handshake hs = handshake::asymmetric) noexcept {
