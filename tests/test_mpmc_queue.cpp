@@ -9,6 +9,7 @@
 #include "queue_elements.hpp"
 #include "stress.hpp"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -81,6 +82,27 @@ TEST_CASE("capacity 0 throws; capacity is exact for 1, odd and large capacities"
       REQUIRE(out == i);
     }
   }
+}
+
+// Capacities whose ring size overflows size_t must be refused before anything is allocated (the
+// constructor used to compute physical * sizeof(slot) unchecked: a tiny block, then 4 GiB of
+// writes past it). Only types are huge here; nothing large is ever allocated.
+TEST_CASE("capacities whose ring size overflows throw instead of corrupting memory") {
+  using q = atomkit::mpmc_queue<std::uint64_t>;
+  CHECK_THROWS_AS(q(~std::size_t{0}), std::invalid_argument);  // near SIZE_MAX, and its round-up
+  CHECK_THROWS_AS(q(~std::size_t{0} - 1), std::invalid_argument);
+  CHECK_THROWS_AS(q(~std::size_t{0} - 60), std::invalid_argument);  // rounded up to a block: wraps
+  CHECK_THROWS_AS(q((std::size_t{1} << 63) + 1), std::invalid_argument);
+  // A slot of exactly 4 GiB (the element plus its 12 bytes of turn, sleepers and abandoned words):
+  // 2^32 slots of 2^32 bytes is 2^64, which wrapped to 0.
+  using big4g = std::array<char, (std::size_t{1} << 32) - 12>;
+  CHECK_THROWS_AS(atomkit::mpmc_queue<big4g>(std::size_t{1} << 32), std::invalid_argument);
+  CHECK_THROWS_AS(atomkit::mpmc_queue<big4g>((std::size_t{1} << 32) + 3), std::invalid_argument);
+  // Past PTRDIFF_MAX without wrapping: no array can be that large.
+  CHECK_THROWS_AS(atomkit::mpmc_queue<big4g>((std::size_t{1} << 31) + 1), std::invalid_argument);
+  // 16 MiB slots at the largest capacity the queue accepts (2^40): 2^64 again.
+  using big16m = std::array<char, (std::size_t{1} << 24) - 12>;
+  CHECK_THROWS_AS(atomkit::mpmc_queue<big16m>(std::size_t{1} << 40), std::invalid_argument);
 }
 
 TEST_CASE("elements: counted construction balances, move-only and non-default-constructible T") {

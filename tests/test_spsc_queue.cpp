@@ -8,6 +8,7 @@
 #include "queue_elements.hpp"
 #include "stress.hpp"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -43,6 +44,21 @@ TEST_CASE("spsc: capacity 0 throws; exact capacity for 1, odd and large capaciti
       CHECK(q.empty());
     }
   }
+}
+
+// Capacities whose ring size overflows size_t must be refused before anything is allocated (the
+// constructor used to allocate capacity * sizeof(T) unchecked: 2^31 cells of 8 GiB wrapped to 0).
+// Only types are huge here; nothing large is ever allocated.
+TEST_CASE("spsc: capacities whose ring size overflows throw instead of corrupting memory") {
+  CHECK_THROWS_AS(atomkit::spsc_queue<int>(~std::size_t{0}), std::invalid_argument);
+  CHECK_THROWS_AS(atomkit::spsc_queue<int>((std::size_t{1} << 32) + 1), std::invalid_argument);
+  using big8g = std::array<char, std::size_t{1} << 33>;
+  CHECK_THROWS_AS(atomkit::spsc_queue<big8g>(std::size_t{1} << 31), std::invalid_argument);  // 2^64
+  CHECK_THROWS_AS(atomkit::spsc_queue<big8g>((std::size_t{1} << 31) - 1), std::invalid_argument);
+  // Past PTRDIFF_MAX without wrapping.
+  CHECK_THROWS_AS(atomkit::spsc_queue<big8g>((std::size_t{1} << 30) + 1), std::invalid_argument);
+  using big16g = std::array<char, std::size_t{1} << 34>;
+  CHECK_THROWS_AS(atomkit::spsc_queue<big16g>(std::size_t{1} << 30), std::invalid_argument);  // 2^64
 }
 
 TEST_CASE("spsc: elements are destroyed with the queue; move-only T; values kept on failure") {

@@ -99,10 +99,14 @@ class mpmc_queue {
   explicit mpmc_queue(std::size_t capacity) {
     if (capacity == 0) detail::invalid_argument("mpmc_queue", "capacity must be at least 1");
     if (capacity > max_capacity) detail::invalid_argument("mpmc_queue", "capacity too large");
+    // capacity <= 2^40 (checked above), so the round-up to whole blocks cannot wrap; the product
+    // with the slot size can (a slot is as large as T), and ring_bytes refuses that.
+    const std::size_t physical = (capacity + block - 1) / block * block;
+    const std::size_t bytes = detail::ring_bytes("mpmc_queue", physical, sizeof(slot));
     cap_ = capacity;
     div_ = detail::invariant_divider(capacity);
-    physical_ = (capacity + block - 1) / block * block;
-    void* raw = ::operator new(physical_ * sizeof(slot), std::align_val_t{alignof(slot)});
+    physical_ = physical;
+    void* raw = ::operator new(bytes, std::align_val_t{alignof(slot)});
     slots_ = static_cast<slot*>(raw);
     for (std::size_t i = 0; i < physical_; ++i) ::new (static_cast<void*>(&slots_[i])) slot();
   }

@@ -61,8 +61,9 @@ class spsc_queue {
   explicit spsc_queue(std::size_t capacity) {
     if (capacity == 0) detail::invalid_argument("spsc_queue", "capacity must be at least 1");
     if (capacity > max_capacity) detail::invalid_argument("spsc_queue", "capacity too large");
+    const std::size_t bytes = detail::ring_bytes("spsc_queue", capacity, sizeof(cell));
     cap_ = static_cast<std::uint32_t>(capacity);
-    void* raw = ::operator new(capacity * sizeof(cell), std::align_val_t{alignof(cell)});
+    void* raw = ::operator new(bytes, std::align_val_t{alignof(cell)});
     cells_ = static_cast<cell*>(raw);
   }
 
