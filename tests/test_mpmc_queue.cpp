@@ -9,6 +9,7 @@
 #include "queue_elements.hpp"
 #include "stress.hpp"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -23,7 +24,10 @@ using atomkit::queue_status;
 namespace {
 
 using queue_test::counted;
+using queue_test::gate;
+using queue_test::gated;
 using queue_test::move_only;
+using queue_test::timed_call;
 
 constexpr std::uint64_t encode(int producer, std::uint64_t seq) {
   return (static_cast<std::uint64_t>(producer) << 40) | seq;
@@ -81,6 +85,27 @@ TEST_CASE("capacity 0 throws; capacity is exact for 1, odd and large capacities"
       REQUIRE(out == i);
     }
   }
+}
+
+// Capacities whose ring size overflows size_t must be refused before anything is allocated (the
+// constructor used to compute physical * sizeof(slot) unchecked: a tiny block, then 4 GiB of
+// writes past it). Only types are huge here; nothing large is ever allocated.
+TEST_CASE("capacities whose ring size overflows throw instead of corrupting memory") {
+  using q = atomkit::mpmc_queue<std::uint64_t>;
+  CHECK_THROWS_AS(q(~std::size_t{0}), std::invalid_argument);  // near SIZE_MAX, and its round-up
+  CHECK_THROWS_AS(q(~std::size_t{0} - 1), std::invalid_argument);
+  CHECK_THROWS_AS(q(~std::size_t{0} - 60), std::invalid_argument);  // rounded up to a block: wraps
+  CHECK_THROWS_AS(q((std::size_t{1} << 63) + 1), std::invalid_argument);
+  // A slot of exactly 4 GiB (the element plus its 12 bytes of turn, sleepers and abandoned words):
+  // 2^32 slots of 2^32 bytes is 2^64, which wrapped to 0.
+  using big4g = std::array<char, (std::size_t{1} << 32) - 12>;
+  CHECK_THROWS_AS(atomkit::mpmc_queue<big4g>(std::size_t{1} << 32), std::invalid_argument);
+  CHECK_THROWS_AS(atomkit::mpmc_queue<big4g>((std::size_t{1} << 32) + 3), std::invalid_argument);
+  // Past PTRDIFF_MAX without wrapping: no array can be that large.
+  CHECK_THROWS_AS(atomkit::mpmc_queue<big4g>((std::size_t{1} << 31) + 1), std::invalid_argument);
+  // 16 MiB slots at the largest capacity the queue accepts (2^40): 2^64 again.
+  using big16m = std::array<char, (std::size_t{1} << 24) - 12>;
+  CHECK_THROWS_AS(atomkit::mpmc_queue<big16m>(std::size_t{1} << 40), std::invalid_argument);
 }
 
 TEST_CASE("elements: counted construction balances, move-only and non-default-constructible T") {
@@ -160,7 +185,9 @@ void exactly_once(int producers, int consumers, std::size_t cap, std::size_t per
         queue_status r = queue_status::empty;
         switch (rng() % 4) {
           case 0:
-            while ((r = q.try_pop(v)) == queue_status::empty) std::this_thread::yield();
+            while ((r = q.try_pop(v)) == queue_status::empty || r == queue_status::busy) {
+              std::this_thread::yield();
+            }
             break;
           case 1:
             while ((r = q.try_pop_for(v, 100us)) == queue_status::timeout) {
@@ -211,6 +238,7 @@ TEST_CASE("no spurious empty: a push completed before try_pop began is seen") {
   std::atomic<std::uint64_t> completed{0};
   std::atomic<long> spurious{0};
   std::uint64_t popped = 0;
+  long busy_answers = 0;
   stress::time_box box(std::chrono::seconds(30));
   stress::run_threads(producers + 1, [&](int id) {
     if (id < producers) {
@@ -225,13 +253,16 @@ TEST_CASE("no spurious empty: a push completed before try_pop began is seen") {
         const queue_status r = q.try_pop(v);
         if (r == queue_status::success) {
           ++popped;
-        } else if (c > popped) {
+        } else if (r == queue_status::busy) {
+          ++busy_answers;  // a push holds the next ticket and has not finished: not a claim of empty
+        } else if (r != queue_status::empty || c > popped) {
           spurious.fetch_add(1);
         }
         if (popped == producers * per || box.expired()) break;
       }
     }
   });
+  MESSAGE("try_pop answered busy " << busy_answers << " times");
   CHECK(spurious.load() == 0);
 }
 
@@ -243,6 +274,7 @@ TEST_CASE("no spurious full: a pop completed before try_push began is seen") {
   const std::size_t total = stress::scaled(100000);
   std::atomic<std::uint64_t> pops{0};
   std::atomic<long> spurious{0};
+  long busy_answers = 0;
   stress::time_box box(std::chrono::seconds(30));
   stress::run_threads(consumers + 1, [&](int id) {
     if (id == consumers) {
@@ -252,7 +284,9 @@ TEST_CASE("no spurious full: a pop completed before try_push began is seen") {
         const queue_status r = q.try_push(pushed);
         if (r == queue_status::success) {
           ++pushed;
-        } else if (pushed - p < cap) {
+        } else if (r == queue_status::busy) {
+          ++busy_answers;  // a pop holds the slot and has not finished: not a claim of full
+        } else if (r != queue_status::full || pushed - p < cap) {
           spurious.fetch_add(1);  // at most pushed - p elements were inside: there was room
         }
       }
@@ -262,6 +296,7 @@ TEST_CASE("no spurious full: a pop completed before try_push began is seen") {
       while (q.pop(v) == queue_status::success) pops.fetch_add(1, std::memory_order_seq_cst);
     }
   });
+  MESSAGE("try_push answered busy " << busy_answers << " times");
   CHECK(spurious.load() == 0);
 }
 
@@ -378,7 +413,7 @@ TEST_CASE("close-and-drain under 16 threads with blocked producers and consumers
           } else if (r == queue_status::closed) {
             if (v.v != encode(id, i % 4096)) bad.fetch_add(1);  // the value stayed with us
             break;
-          } else if (r != queue_status::full && r != queue_status::timeout) {
+          } else if (r != queue_status::full && r != queue_status::timeout && r != queue_status::busy) {
             bad.fetch_add(1);
           }
           if (i == 4095) break;
@@ -461,4 +496,87 @@ TEST_CASE("blocked consumers sleep") {
   for (auto& t : threads) t.join();
   MESSAGE("CPU seconds used by 4 blocked consumers over 0.5 s: " << used);
   CHECK(used < 0.25);
+}
+
+// A push stuck on its slot (its element's move waits at a gate, as a preempted producer would):
+// try_pop must not wait for it (busy: the element it needs is neither there nor absent), timed
+// pops must return by their deadline, other slots stay usable, and nothing is lost once it ends.
+TEST_CASE("try and timed pops do not wait for a push in flight on their slot") {
+  constexpr auto prompt = 200ms;
+  gate g;
+  g.armed.store(true);
+  atomkit::mpmc_queue<gated> q(4);
+  std::thread producer([&] { CHECK(q.push(gated(1, &g)) == queue_status::success); });
+  REQUIRE(g.wait_inside(1));  // the producer holds ticket 0 and is inside the element's move
+  gated out(0);
+  queue_status r = queue_status::success;
+  CHECK(timed_call([&] { r = q.try_pop(out); }) < prompt);
+  CHECK(r == queue_status::busy);
+  CHECK(timed_call([&] { r = q.try_pop_for(out, 1ms); }) < prompt);
+  CHECK(r == queue_status::timeout);
+  CHECK(timed_call([&] { r = q.try_pop_until(out, std::chrono::steady_clock::now() + 1ms); }) < prompt);
+  CHECK(r == queue_status::timeout);
+  CHECK(out.v == 0);
+  // The next slot is free: a push completes; pops still wait for the first element (FIFO).
+  gated two(2);
+  CHECK(q.try_push(std::move(two)) == queue_status::success);
+  CHECK(two.v == gated::moved_from);
+  CHECK(timed_call([&] { r = q.try_pop(out); }) < prompt);
+  CHECK(r == queue_status::busy);
+  // Closed while the push is in flight: its element will still arrive, so neither closed nor empty.
+  q.close();
+  CHECK(timed_call([&] { r = q.try_pop(out); }) < prompt);
+  CHECK(r == queue_status::busy);
+  CHECK(timed_call([&] { r = q.try_pop_for(out, 1ms); }) < prompt);
+  CHECK(r == queue_status::timeout);
+  g.opened.store(true);
+  producer.join();
+  CHECK(q.try_pop(out) == queue_status::success);  // exactly once each, in order
+  CHECK(out.v == 1);
+  CHECK(q.pop(out) == queue_status::success);
+  CHECK(out.v == 2);
+  CHECK(q.try_pop(out) == queue_status::closed);
+  CHECK(q.pop(out) == queue_status::closed);
+}
+
+// A pop stuck on the slot a push needs (the consumer's move out waits at a gate): try_push must
+// not wait for it (busy: the queue is not full, since that pop has begun, but the slot is not
+// free either), timed pushes return by their deadline, and a failed push keeps its value.
+TEST_CASE("try and timed pushes do not wait for a pop in flight on their slot") {
+  constexpr auto prompt = 200ms;
+  for (const std::size_t cap : {std::size_t{1}, std::size_t{2}}) {
+    CAPTURE(cap);
+    gate g;
+    atomkit::mpmc_queue<gated> q(cap);
+    for (std::uint64_t i = 0; i < cap; ++i) REQUIRE(q.push(gated(i + 1, &g)) == queue_status::success);
+    g.armed.store(true);
+    std::thread consumer([&] {
+      gated v(0);
+      CHECK(q.pop(v) == queue_status::success);
+      CHECK(v.v == 1);
+    });
+    REQUIRE(g.wait_inside(1));  // the consumer holds ticket 0 and is inside the element's move
+    gated next(cap + 1);
+    queue_status r = queue_status::success;
+    CHECK(timed_call([&] { r = q.try_push(std::move(next)); }) < prompt);
+    CHECK(r == queue_status::busy);
+    CHECK(next.v == cap + 1);  // not moved from
+    CHECK(timed_call([&] { r = q.try_push_for(std::move(next), 1ms); }) < prompt);
+    CHECK(r == queue_status::timeout);
+    CHECK(timed_call([&] {
+            r = q.try_push_until(std::move(next), std::chrono::steady_clock::now() + 1ms);
+          }) < prompt);
+    CHECK(r == queue_status::timeout);
+    CHECK(next.v == cap + 1);
+    g.opened.store(true);
+    consumer.join();
+    CHECK(q.try_push(std::move(next)) == queue_status::success);
+    CHECK(next.v == gated::moved_from);
+    gated out(0);
+    for (std::uint64_t i = 2; i <= cap + 1; ++i) {  // the rest, exactly once and in order
+      CHECK(q.try_pop(out) == queue_status::success);
+      CHECK(out.v == i);
+    }
+    CHECK(q.try_pop(out) == queue_status::empty);
+  }
 }

@@ -8,6 +8,7 @@
 #include "queue_elements.hpp"
 #include "stress.hpp"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -20,7 +21,10 @@ using namespace std::chrono_literals;
 using atomkit::queue_status;
 
 using queue_test::counted;
+using queue_test::gate;
+using queue_test::gated;
 using queue_test::move_only;
+using queue_test::timed_call;
 
 TEST_CASE("spsc: capacity 0 throws; exact capacity for 1, odd and large capacities; FIFO") {
   CHECK_THROWS_AS(atomkit::spsc_queue<int>(0), std::invalid_argument);
@@ -43,6 +47,21 @@ TEST_CASE("spsc: capacity 0 throws; exact capacity for 1, odd and large capaciti
       CHECK(q.empty());
     }
   }
+}
+
+// Capacities whose ring size overflows size_t must be refused before anything is allocated (the
+// constructor used to allocate capacity * sizeof(T) unchecked: 2^31 cells of 8 GiB wrapped to 0).
+// Only types are huge here; nothing large is ever allocated.
+TEST_CASE("spsc: capacities whose ring size overflows throw instead of corrupting memory") {
+  CHECK_THROWS_AS(atomkit::spsc_queue<int>(~std::size_t{0}), std::invalid_argument);
+  CHECK_THROWS_AS(atomkit::spsc_queue<int>((std::size_t{1} << 32) + 1), std::invalid_argument);
+  using big8g = std::array<char, std::size_t{1} << 33>;
+  CHECK_THROWS_AS(atomkit::spsc_queue<big8g>(std::size_t{1} << 31), std::invalid_argument);  // 2^64
+  CHECK_THROWS_AS(atomkit::spsc_queue<big8g>((std::size_t{1} << 31) - 1), std::invalid_argument);
+  // Past PTRDIFF_MAX without wrapping.
+  CHECK_THROWS_AS(atomkit::spsc_queue<big8g>((std::size_t{1} << 30) + 1), std::invalid_argument);
+  using big16g = std::array<char, std::size_t{1} << 34>;
+  CHECK_THROWS_AS(atomkit::spsc_queue<big16g>(std::size_t{1} << 30), std::invalid_argument);  // 2^64
 }
 
 TEST_CASE("spsc: elements are destroyed with the queue; move-only T; values kept on failure") {
@@ -220,7 +239,7 @@ TEST_CASE("spsc: close from a third thread racing with pushes loses nothing") {
         for (;;) {
           const queue_status r = popped % 2 ? q.try_pop(v) : q.pop(v);
           if (r == queue_status::closed) break;
-          if (r == queue_status::empty) {
+          if (r == queue_status::empty || r == queue_status::busy) {  // busy: a push racing close
             std::this_thread::yield();
             continue;
           }
@@ -255,4 +274,68 @@ TEST_CASE("spsc: a blocked consumer sleeps") {
   t.join();
   MESSAGE("CPU seconds used by a blocked consumer over 0.3 s: " << used);
   CHECK(used < 0.1);
+}
+
+// A push whose element's move waits at a gate (a preempted producer). Before a close, try_pop
+// answers empty at once (the push has not taken effect). After a close it used to wait for that
+// push to land (it might still); now try_pop answers busy and timed pops return by their deadline.
+TEST_CASE("spsc: try and timed pops do not wait for a push caught in flight by close") {
+  constexpr auto prompt = 200ms;
+  gate g;
+  g.armed.store(true);
+  atomkit::spsc_queue<gated> q(2);
+  std::thread producer([&] { CHECK(q.push(gated(1, &g)) == queue_status::success); });
+  REQUIRE(g.wait_inside(1));
+  gated out(0);
+  queue_status r = queue_status::success;
+  CHECK(timed_call([&] { r = q.try_pop(out); }) < prompt);
+  CHECK(r == queue_status::empty);
+  CHECK(timed_call([&] { r = q.try_pop_for(out, 1ms); }) < prompt);
+  CHECK(r == queue_status::timeout);
+  q.close();
+  CHECK(timed_call([&] { r = q.try_pop(out); }) < prompt);
+  CHECK(r == queue_status::busy);
+  CHECK(timed_call([&] { r = q.try_pop(out); }) < prompt);  // again: still in flight
+  CHECK(r == queue_status::busy);
+  CHECK(timed_call([&] { r = q.try_pop_for(out, 1ms); }) < prompt);
+  CHECK(r == queue_status::timeout);
+  CHECK(timed_call([&] { r = q.try_pop_until(out, std::chrono::steady_clock::now() + 1ms); }) < prompt);
+  CHECK(r == queue_status::timeout);
+  CHECK(out.v == 0);
+  g.opened.store(true);
+  producer.join();
+  CHECK(q.try_pop(out) == queue_status::success);  // the push landed: delivered once
+  CHECK(out.v == 1);
+  CHECK(q.try_pop(out) == queue_status::closed);
+  CHECK(q.pop(out) == queue_status::closed);
+}
+
+// A pop whose move out waits at a gate: try_push on the full ring answers full at once (the pop
+// has not taken effect) and timed pushes return by their deadline, keeping the value.
+TEST_CASE("spsc: try and timed pushes do not wait for a pop in flight") {
+  constexpr auto prompt = 200ms;
+  gate g;
+  atomkit::spsc_queue<gated> q(1);
+  REQUIRE(q.push(gated(1, &g)) == queue_status::success);
+  g.armed.store(true);
+  std::thread consumer([&] {
+    gated v(0);
+    CHECK(q.pop(v) == queue_status::success);
+    CHECK(v.v == 1);
+  });
+  REQUIRE(g.wait_inside(1));
+  gated two(2);
+  queue_status r = queue_status::success;
+  CHECK(timed_call([&] { r = q.try_push(std::move(two)); }) < prompt);
+  CHECK(r == queue_status::full);
+  CHECK(timed_call([&] { r = q.try_push_for(std::move(two), 1ms); }) < prompt);
+  CHECK(r == queue_status::timeout);
+  CHECK(two.v == 2);
+  g.opened.store(true);
+  consumer.join();
+  CHECK(q.try_push(std::move(two)) == queue_status::success);
+  gated out(0);
+  CHECK(q.try_pop(out) == queue_status::success);
+  CHECK(out.v == 2);
+  CHECK(q.try_pop(out) == queue_status::empty);
 }

@@ -26,15 +26,24 @@
 // Spinning. A ticket holder spins a few microseconds before it parks, for a length adapted to
 // whether recent waits were satisfied while spinning (detail::queue_spin).
 //
-// try_push/try_pop. They look at the slot of the current tail (head) ticket: if it is ready they
-// claim the ticket with a CAS. If it is not, they report full (empty) only when no consumer
-// (producer) has claimed the ticket that would free (fill) it, i.e. head + capacity <= tail
-// (tail <= head) at that moment: the queue really was full (empty) then. Otherwise an operation
-// on that slot is already in flight (a pop that took its ticket but has not finished reading, or a
-// push not finished writing); reporting full/empty then would not be linearizable (a later push
-// may already have completed), so they claim the ticket and wait for that in-flight operation.
-// Timed forms never hold a ticket while they wait: they sleep on a per-side generation word that
-// pops (pushes) advance when someone watches, and retry try_push/try_pop until the deadline.
+// try_push/try_pop. They look at the slot of the current tail (head) ticket and claim the ticket
+// with a CAS only when that slot is ready, so they never hold a ticket they would have to wait on.
+// If it is not ready, they report full (empty) only when no consumer (producer) has claimed the
+// ticket that would free (fill) it, i.e. head + capacity <= tail (tail <= head) at that moment:
+// the queue really was full (empty) then. Otherwise an operation on that slot is in flight (a pop
+// that took its ticket but has not finished reading, or a push not finished writing); reporting
+// full/empty then would not be linearizable (a later push may already have completed), and
+// success would mean waiting for that operation, which may be preempted for as long as the
+// scheduler likes. They answer busy instead (P0260's name): at one moment, checked by reading their
+// own counter before and after the slot, the ticket they need was theirs to take and its slot was
+// held by an operation that had begun and not finished. (After close(), a pop also skips, by CAS,
+// a ticket whose producer gave up: a hole, see below.)
+// Timed forms claim tickets the same way, so they never hold one while they wait: while the answer
+// is full/empty or busy they sleep (engine, caller's deadline) on a per-side generation word that
+// completed pops (pushes), abandonments and close() advance when someone watches, and try again.
+// Such a sleeper wakes when an operation completes, not when another thread merely claims a ticket
+// (that path stays free of extra work), so it may sleep past a ready slot uncovered by such a claim
+// until the next completion or its deadline.
 //
 // close(). One fetch_or sets bit 63 of tail_: from then on every push fails with `closed`
 // (blocking pushes see the bit in the ticket they fetched; try_push's CAS cannot succeed). The
@@ -54,11 +63,13 @@
 // also sees close_ticket_: that store precedes the flip in close()'s program order, and x86 and
 // ARMv8 are other-multi-copy-atomic; the engine's lost-wake-up argument is at that level too.)
 //
-// Progress: push and pop block (backpressure). try_push, try_pop, size, empty, is_closed and
-// capacity never wait for space or elements; try_push/try_pop may wait for an operation already
-// in flight on their slot (see above), so formally they are blocking, in practice a few hundred
-// nanoseconds unless that thread is preempted. Timed forms block until their deadline. close() is
-// wait-free apart from its O(capacity) wake-up sweep and futex calls.
+// Progress: push and pop block (backpressure; a ticket holder waits for the operation ahead of it
+// on its slot). try_push and try_pop are lock-free: they never wait for another thread (busy
+// instead), and their CAS loop retries only when another operation claimed the ticket first; a
+// success may make futex wake calls. Timed forms block, bounded by their deadline whatever
+// other threads do (they give up at it between CAS attempts too), and never answer busy. size,
+// empty, is_closed and capacity are wait-free. close() is wait-free apart from its O(capacity)
+// wake-up sweep and futex calls.
 //
 // Elements live in raw storage constructed in place: move-only and non-default-constructible T
 // work; T's move constructor must be noexcept (checked at compile time). Elements still inside
@@ -99,10 +110,14 @@ class mpmc_queue {
   explicit mpmc_queue(std::size_t capacity) {
     if (capacity == 0) detail::invalid_argument("mpmc_queue", "capacity must be at least 1");
     if (capacity > max_capacity) detail::invalid_argument("mpmc_queue", "capacity too large");
+    // capacity <= 2^40 (checked above), so the round-up to whole blocks cannot wrap; the product
+    // with the slot size can (a slot is as large as T), and ring_bytes refuses that.
+    const std::size_t physical = (capacity + block - 1) / block * block;
+    const std::size_t bytes = detail::ring_bytes("mpmc_queue", physical, sizeof(slot));
     cap_ = capacity;
     div_ = detail::invariant_divider(capacity);
-    physical_ = (capacity + block - 1) / block * block;
-    void* raw = ::operator new(physical_ * sizeof(slot), std::align_val_t{alignof(slot)});
+    physical_ = physical;
+    void* raw = ::operator new(bytes, std::align_val_t{alignof(slot)});
     slots_ = static_cast<slot*>(raw);
     for (std::size_t i = 0; i < physical_; ++i) ::new (static_cast<void*>(&slots_[i])) slot();
   }
@@ -161,56 +176,27 @@ class mpmc_queue {
 
   // ---- non-blocking ------------------------------------------------------------------------
 
-  // full only when the queue really was full; never takes the value unless it returns success.
-  queue_status try_push(T&& v) noexcept { return try_push_impl(v); }
+  // Never waits for another thread. success; full only when the queue really was full; busy when
+  // the slot it needs is still held by an operation in flight (file comment); closed. The value is
+  // moved from only on success.
+  queue_status try_push(T&& v) noexcept { return try_push_impl(v, detail::deadline::never()); }
   queue_status try_push(const T& v) noexcept(std::is_nothrow_copy_constructible_v<T>) {
     if constexpr (std::is_nothrow_copy_constructible_v<T>) {
-      return try_push_impl(v);
+      return try_push_impl(v, detail::deadline::never());
     } else {
       T copy(v);
-      return try_push_impl(copy);
+      return try_push_impl(copy, detail::deadline::never());
     }
   }
 
-  // empty only when the queue really was empty; closed once closed and drained.
-  queue_status try_pop(T& out) noexcept {
-    static_assert(std::is_nothrow_move_assignable_v<T>,
-                  "atomkit::mpmc_queue<T>::try_pop: T's move assignment must be noexcept");
-    // relaxed: a starting guess; the CAS below validates it.
-    std::uint64_t h = head_.load(std::memory_order_relaxed);
-    for (;;) {
-      const where w = locate(h);
-      const std::uint32_t want = (w.lap2 + 1) & seq_mask;
-      // acquire: pairs with the producer's release store of the turn: the element is visible.
-      const bool ready = (w.s->turn.load(std::memory_order_acquire) & seq_mask) == want;
-      if (!ready) {
-        // relaxed: a snapshot; with the head read above it decides whether ticket h is held by
-        // a producer (the queue is not empty) or by nobody (it is, at this read).
-        const std::uint64_t t = tail_.load(std::memory_order_relaxed);
-        if ((t & ~closed_bit) <= h) return (t & closed_bit) ? queue_status::closed : queue_status::empty;
-        // acquire: pairs with close()'s release store; a known boundary below h means drained.
-        const std::uint64_t closed_at = close_ticket_.load(std::memory_order_acquire);
-        if (closed_at != not_closed && h >= closed_at) return queue_status::closed;
-      }
-      // relaxed: claims ticket h; the slot's turn (acquire) orders the data.
-      if (head_.compare_exchange_weak(h, h + 1, std::memory_order_relaxed,
-                                      std::memory_order_relaxed)) {
-        if (!ready) {
-          // A push holds this ticket: wait for it to finish (or for the close protocol).
-          const take r = await_element(*w.s, want, h, w.lap2 >> 1);
-          if (r == take::closed) return queue_status::closed;
-          if (r == take::hole) {
-            h = head_.load(std::memory_order_relaxed);  // relaxed: a fresh guess, as above
-            continue;
-          }
-        }
-        take_element(*w.s, want, out);
-        return queue_status::success;
-      }
-    }
-  }
+  // Never waits for another thread. success; empty only when the queue really was empty; busy
+  // when the element it needs is still being pushed (file comment); closed once closed and drained.
+  queue_status try_pop(T& out) noexcept { return try_pop_impl(out, detail::deadline::never()); }
 
   // ---- timed -------------------------------------------------------------------------------
+  // Wait for space (an element), or for an operation in flight on the slot they need, until the
+  // deadline, holding no ticket meanwhile: success, closed, or timeout; never busy. A push keeps
+  // the value unless it returns success.
 
   template <class Rep, class Period>
   queue_status try_push_for(T&& v, const std::chrono::duration<Rep, Period>& d) noexcept {
@@ -311,6 +297,14 @@ class mpmc_queue {
   static_assert(std::has_single_bit(per_pad));
 
   enum class take { item, hole, closed };
+  // What a try or timed form finds at the next ticket, without claiming it (probe_push/probe_pop).
+  enum class probe {
+    ready,   // the slot is free (push) or holds the element (pop): claim the ticket
+    hole,    // pop: the ticket's producer gave up after close(); claim it and skip it
+    none,    // the queue really is full (push) or empty (pop)
+    busy,    // an operation on that slot is in flight
+    closed,  // push: closed; pop: closed and drained
+  };
   struct where {
     slot* s;
     std::uint32_t lap2;  // 2 * lap, modulo 2^31
@@ -477,66 +471,179 @@ class mpmc_queue {
     return result;
   }
 
-  template <class V>
-  queue_status try_push_impl(V& v) noexcept {
-    // relaxed: a starting guess; the CAS below validates it.
-    std::uint64_t t = tail_.load(std::memory_order_relaxed);
+  // Classifies push ticket t, a guess of tail_ that is advanced here while it is stale; claims
+  // nothing. ready: ticket t's slot was free (the caller's CAS on tail_ validates t).
+  //   none (full): tail_ >= t and head_ + capacity <= t at the read of head_.
+  //   busy: at the second read of the turn, tail_ was t (read t before and after it, and it only
+  //   grows), head_ > t - capacity (read before it), and the slot was not yet free: the pop of
+  //   ticket t - capacity (or the push it waits for) had begun and not finished.
+  probe probe_push(std::uint64_t& t) const noexcept {
+    if (t & closed_bit) return probe::closed;
+    const where first = locate(t);
+    // relaxed here, acquire in fill(): this load only decides whether to claim.
+    if ((first.s->turn.load(std::memory_order_relaxed) & seq_mask) == first.lap2) return probe::ready;
+    // Slow path. acquire on each load below: keeps the loads after it in program order, which the
+    // snapshot argument above needs (no data is read through them).
+    t = tail_.load(std::memory_order_acquire);
     for (;;) {
-      if (t & closed_bit) return queue_status::closed;
+      if (t & closed_bit) return probe::closed;
       const where w = locate(t);
-      // relaxed here, acquire in fill(): this load only decides whether to claim.
-      if ((w.s->turn.load(std::memory_order_relaxed) & seq_mask) != w.lap2) {
-        // relaxed: a snapshot; if no consumer has claimed ticket t - capacity, the queue holds
-        // capacity claimed pushes at this read: it really is full.
-        const std::uint64_t h = head_.load(std::memory_order_relaxed);
-        if (h + cap_ <= t) return queue_status::full;
-      }
-      // relaxed: claims ticket t; fill() orders the data through the turn.
-      if (tail_.compare_exchange_weak(t, t + 1, std::memory_order_relaxed,
-                                      std::memory_order_relaxed)) {
-        return fill(t, v);
-      }
+      const std::uint64_t h = head_.load(std::memory_order_acquire);  // acquire: as above
+      if (h + cap_ <= t) return probe::none;
+      // acquire: as above (fill() reloads it with acquire before it writes).
+      const std::uint32_t x = w.s->turn.load(std::memory_order_acquire) & seq_mask;
+      if (x == w.lap2) return probe::ready;
+      const std::uint64_t now = tail_.load(std::memory_order_acquire);  // acquire: as above
+      if (now == t) return probe::busy;
+      t = now;  // ticket t was claimed meanwhile: classify the next one
     }
   }
 
+  // Classifies pop ticket h, a guess of head_ that is advanced here while it is stale; claims
+  // nothing. ready: ticket h's element was there (the caller's CAS on head_ validates h).
+  //   none (empty): head_ >= h >= tail_ at the read of tail_ (head_ read before it).
+  //   closed: everything pushed before close() has been handed out (h >= the close boundary).
+  //   hole: ticket h's producer gave up after close(): no element will ever come for it.
+  //   busy: at the second read of the turn, head_ was h (read before and after it), tail_ > h
+  //   (read before it; below the close boundary, so a producer really holds ticket h), and the
+  //   element was not there: that push had begun and not finished. Also while close() itself is
+  //   in flight (tail_ marked closed, boundary not yet published), when no other answer is sure.
+  probe probe_pop(std::uint64_t& h, where& w) const noexcept {
+    w = locate(h);
+    // acquire: pairs with the producer's release store of the turn: the element is visible.
+    if ((w.s->turn.load(std::memory_order_acquire) & seq_mask) == ((w.lap2 + 1) & seq_mask)) {
+      return probe::ready;
+    }
+    // Slow path. acquire on each load below: keeps the loads after it in program order, which the
+    // snapshot argument above needs.
+    h = head_.load(std::memory_order_acquire);
+    for (;;) {
+      w = locate(h);
+      const std::uint32_t want = (w.lap2 + 1) & seq_mask;
+      const std::uint64_t t = tail_.load(std::memory_order_acquire);  // acquire: as above
+      if ((t & ~closed_bit) <= h) return (t & closed_bit) ? probe::closed : probe::none;
+      // acquire: pairs with close()'s release store; a known boundary at or below h means drained.
+      const std::uint64_t boundary = closed_at();
+      if (boundary != not_closed && h >= boundary) return probe::closed;
+      if (t & closed_bit) {
+        // acquire: pairs with the release CAS in abandon().
+        const std::uint32_t a = w.s->abandoned.load(std::memory_order_acquire);
+        if ((a & marked) && !lap_before(w.lap2 >> 1, a & lap_mask)) return probe::hole;
+      }
+      // acquire: pairs with the producer's release store of the turn, as above.
+      const std::uint32_t x = w.s->turn.load(std::memory_order_acquire) & seq_mask;
+      if (x == want) return probe::ready;
+      const std::uint64_t now = head_.load(std::memory_order_acquire);  // acquire: as above
+      if (now == h) return probe::busy;
+      h = now;  // ticket h was claimed meanwhile: classify the next one
+    }
+  }
+
+  // Claims a ticket only by CAS, and only when its slot is ready (or a hole), so it never holds a
+  // ticket it would have to wait on; it gives up at the deadline when CASes keep losing.
+  template <class V>
+  queue_status try_push_impl(V& v, const detail::deadline& dl) noexcept {
+    // relaxed: a starting guess; probe_push and the CAS validate it.
+    std::uint64_t t = tail_.load(std::memory_order_relaxed);
+    for (;;) {
+      switch (probe_push(t)) {
+        case probe::ready:
+        case probe::hole:  // (pops only)
+          break;
+        case probe::none:
+          return queue_status::full;
+        case probe::busy:
+          return queue_status::busy;
+        case probe::closed:
+          return queue_status::closed;
+      }
+      // relaxed: claims ticket t, whose slot is free (only ticket t's holder fills it next);
+      // fill() orders the data through the turn.
+      if (tail_.compare_exchange_strong(t, t + 1, std::memory_order_relaxed,
+                                        std::memory_order_relaxed)) {
+        return fill(t, v);
+      }
+      if (dl.passed()) return queue_status::timeout;  // another producer won the ticket
+    }
+  }
+
+  queue_status try_pop_impl(T& out, const detail::deadline& dl) noexcept {
+    static_assert(std::is_nothrow_move_assignable_v<T>,
+                  "atomkit::mpmc_queue<T>::try_pop: T's move assignment must be noexcept");
+    // relaxed: a starting guess; probe_pop and the CAS validate it.
+    std::uint64_t h = head_.load(std::memory_order_relaxed);
+    for (;;) {
+      where w{};
+      const probe p = probe_pop(h, w);
+      switch (p) {
+        case probe::ready:
+        case probe::hole:
+          break;
+        case probe::none:
+          return queue_status::empty;
+        case probe::busy:
+          return queue_status::busy;
+        case probe::closed:
+          return queue_status::closed;
+      }
+      // relaxed: claims ticket h, whose element is there (only ticket h's holder takes it) or
+      // will never come; the turn, read with acquire in probe_pop, ordered the data.
+      if (head_.compare_exchange_strong(h, h + 1, std::memory_order_relaxed,
+                                        std::memory_order_relaxed)) {
+        if (p == probe::ready) {
+          take_element(*w.s, (w.lap2 + 1) & seq_mask, out);
+          return queue_status::success;
+        }
+        ++h;  // a hole, now skipped: on to the next ticket
+        continue;
+      }
+      if (dl.passed()) return queue_status::timeout;  // another consumer won the ticket
+    }
+  }
+
+  // Timed forms: try, and while the answer is full/empty or busy, sleep (through the engine, until
+  // the deadline) on the side's watch, which every completed pop (push), abandonment and close()
+  // advances when someone sleeps there; then try again. They never hold a ticket while waiting.
   template <class V>
   queue_status push_timed(V& v, const detail::deadline& dl) noexcept {
     for (;;) {
-      const queue_status r = try_push_impl(v);
-      if (r != queue_status::full) return r;
-      const bool room = detail::await<Wait>(
+      const queue_status r = try_push_impl(v, dl);
+      if (r != queue_status::full && r != queue_status::busy) return r;
+      const bool go = detail::await<Wait>(
           push_watch_.generation, push_watch_.sleepers,
           [&] {
             // acquire: pairs with the release bump by a pop (notify_generation) or close().
             const std::uint32_t g = push_watch_.generation.load(std::memory_order_acquire);
-            // relaxed: hints; try_push_impl decides.
-            const std::uint64_t t = tail_.load(std::memory_order_relaxed);
-            const std::uint64_t h = head_.load(std::memory_order_relaxed);
-            if ((t & closed_bit) || h + cap_ > t) return detail::attempt::success();
+            // relaxed: a guess; probe_push validates it.
+            std::uint64_t t = tail_.load(std::memory_order_relaxed);
+            const probe p = probe_push(t);
+            if (p == probe::ready || p == probe::closed) return detail::attempt::success();
             return detail::attempt::retry(g);
           },
           dl, false, detail::handshake::asymmetric, detail::spin_then_yield);
-      if (!room) return queue_status::timeout;
+      if (!go) return queue_status::timeout;
     }
   }
 
   queue_status pop_timed(T& out, const detail::deadline& dl) noexcept {
     for (;;) {
-      const queue_status r = try_pop(out);
-      if (r != queue_status::empty) return r;
-      const bool some = detail::await<Wait>(
+      const queue_status r = try_pop_impl(out, dl);
+      if (r != queue_status::empty && r != queue_status::busy) return r;
+      const bool go = detail::await<Wait>(
           pop_watch_.generation, pop_watch_.sleepers,
           [&] {
-            // acquire: pairs with the release bump by a push (notify_generation) or close().
+            // acquire: pairs with the release bump by a push (notify_generation), abandon() or
+            // close().
             const std::uint32_t g = pop_watch_.generation.load(std::memory_order_acquire);
-            // relaxed: hints; try_pop decides.
-            const std::uint64_t t = tail_.load(std::memory_order_relaxed);
-            const std::uint64_t h = head_.load(std::memory_order_relaxed);
-            if ((t & closed_bit) || (t & ~closed_bit) > h) return detail::attempt::success();
+            // relaxed: a guess; probe_pop validates it.
+            std::uint64_t h = head_.load(std::memory_order_relaxed);
+            where w{};
+            const probe p = probe_pop(h, w);
+            if (p != probe::none && p != probe::busy) return detail::attempt::success();
             return detail::attempt::retry(g);
           },
           dl, false, detail::handshake::asymmetric, detail::spin_then_yield);
-      if (!some) return queue_status::timeout;
+      if (!go) return queue_status::timeout;
     }
   }
 

@@ -17,15 +17,23 @@
 // store), then (compiler barrier) reads closed_; a consumer that finds the ring empty and closed
 // issues the engine's heavy barrier (membarrier) and then reads in_push_: by the asymmetric
 // Dekker argument of detail/store_load.hpp, either that producer saw closed_ and fails, or the
-// consumer sees its in_push_ mark and waits for the push to land. The consumer remembers the
-// verdict, so the barrier is paid once per queue.
+// consumer sees its in_push_ mark and waits for the push to land (pop), until its deadline (timed
+// pops: timeout), or not at all (try_pop: busy, since that push may still land or give up). The
+// consumer remembers that it issued the barrier, and the verdict, so the barrier is paid once per
+// queue.
 //
-// Progress: try_push and try_pop are wait-free (a bounded number of steps, no RMW), except that a
-// try_pop on a closed, empty queue waits for a push caught in flight by the close (see above), and
-// the first such call makes a membarrier system call. push and pop are wait-free when they do not
-// block, and block while the ring is full (empty). Timed forms block until their deadline. close,
-// size, empty, is_closed and capacity are wait-free. Exactly one thread may push and one may pop
-// at any time (not checked).
+// In-flight operations. Otherwise neither side ever waits for the other's operation in flight: a
+// push takes effect at its store of tail_, a pop at its store of head_, so a try_push that finds
+// the ring full while the consumer is still moving an element out (or a try_pop that finds it
+// empty while the producer is still moving one in) answers full (empty), which is linearizable.
+//
+// Progress: try_push and try_pop are wait-free (a bounded number of steps, no RMW; a success may
+// make one futex wake call, and the first try_pop that finds the queue closed and empty makes a
+// membarrier system call); try_pop answers busy on a closed, empty queue while a push caught by
+// the close is in flight. push and pop are wait-free when they do not block, and block while the
+// ring is full (empty), or (pop) for such a push. Timed forms block, bounded by their deadline,
+// and never answer busy. close, size, empty, is_closed and capacity are wait-free. Exactly one
+// thread may push and one may pop at any time (not checked).
 #pragma once
 
 #include <atomkit/detail/atomic.hpp>
@@ -61,8 +69,9 @@ class spsc_queue {
   explicit spsc_queue(std::size_t capacity) {
     if (capacity == 0) detail::invalid_argument("spsc_queue", "capacity must be at least 1");
     if (capacity > max_capacity) detail::invalid_argument("spsc_queue", "capacity too large");
+    const std::size_t bytes = detail::ring_bytes("spsc_queue", capacity, sizeof(cell));
     cap_ = static_cast<std::uint32_t>(capacity);
-    void* raw = ::operator new(capacity * sizeof(cell), std::align_val_t{alignof(cell)});
+    void* raw = ::operator new(bytes, std::align_val_t{alignof(cell)});
     cells_ = static_cast<cell*>(raw);
   }
 
@@ -212,6 +221,7 @@ class spsc_queue {
     std::uint32_t index = 0;               // pos modulo capacity
     std::uint32_t other = 0;               // last value read of the other side's position
     bool drained = false;                  // consumer: closed and nothing more can come
+    bool fenced = false;  // consumer: issued the close handshake's heavy barrier (after closed_)
     std::uint32_t spin_limit = detail::queue_spin::initial_attempts;  // see detail::queue_spin
   };
 
@@ -317,7 +327,7 @@ class spsc_queue {
                                              bool may_wait) noexcept {
     for (;;) {
       // acquire: pairs with close().
-      if (closed_.load(std::memory_order_acquire)) return drained_or_element(h);
+      if (closed_.load(std::memory_order_acquire)) return drained_or_element(h, dl, may_wait);
       if (!may_wait) return queue_status::empty;
       bool closed = false;
       bool sleeping = false;  // the engine has left its spin phase (we said so)
@@ -347,24 +357,40 @@ class spsc_queue {
   }
 
   // Closed and looked empty at h: decide, once, whether a push caught by the close can still land.
-  queue_status drained_or_element(std::uint32_t h) noexcept {
+  // While one is in flight: busy for try_pop (it never waits for the producer), else wait for it
+  // until the deadline (timeout).
+  queue_status drained_or_element(std::uint32_t h, const detail::deadline& dl,
+                                  bool may_wait) noexcept {
     if (!c_.drained) {
-      detail::heavy_barrier(false);  // the consumer's side of the handshake (file comment)
-      bool sleeping = false;
-      detail::queue_spin spin(detail::queue_spin::min_attempts);
-      detail::await<Wait>(
-          cons_watch_.generation, cons_watch_.sleepers,
-          [&] {
-            // acquire: pairs with the release bump by the producer's notify.
-            const std::uint32_t g = cons_watch_.generation.load(std::memory_order_acquire);
-            record(cons_watch_, g, sleeping);  // every watcher records (see wake_partner)
-            // acquire: pairs with the producer's release stores of in_push_ and tail_.
-            if (in_push_.load(std::memory_order_acquire) == 0) return detail::attempt::success();
-            if (tail_.load(std::memory_order_acquire) != h) return detail::attempt::success();
-            sleeping = !spin.more();
-            return detail::attempt::retry(g, !sleeping);
-          },
-          detail::deadline::never(), false, detail::handshake::asymmetric, detail::spin_then_yield);
+      if (!c_.fenced) {
+        // The consumer's side of the handshake (file comment), once: it follows a read of
+        // closed_ == 1, so every later read of in_push_ is after it too.
+        detail::heavy_barrier(false);
+        c_.fenced = true;
+      }
+      // A push is in flight while in_push_ is set and tail_ has not moved.
+      const auto landed_or_gave_up = [&] {
+        // acquire: pairs with the producer's release stores of in_push_ and tail_.
+        return in_push_.load(std::memory_order_acquire) == 0 ||
+               tail_.load(std::memory_order_acquire) != h;
+      };
+      if (!landed_or_gave_up()) {
+        if (!may_wait) return queue_status::busy;
+        bool sleeping = false;
+        detail::queue_spin spin(detail::queue_spin::min_attempts);
+        const bool ok = detail::await<Wait>(
+            cons_watch_.generation, cons_watch_.sleepers,
+            [&] {
+              // acquire: pairs with the release bump by the producer's notify.
+              const std::uint32_t g = cons_watch_.generation.load(std::memory_order_acquire);
+              record(cons_watch_, g, sleeping);  // every watcher records (see wake_partner)
+              if (landed_or_gave_up()) return detail::attempt::success();
+              sleeping = !spin.more();
+              return detail::attempt::retry(g, !sleeping);
+            },
+            dl, false, detail::handshake::asymmetric, detail::spin_then_yield);
+        if (!ok) return queue_status::timeout;
+      }
       // acquire: pairs with the producer's release store of tail_.
       c_.other = tail_.load(std::memory_order_acquire);
       if (c_.other != h) return queue_status::success;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomkit/detail/config.hpp>
+#include <atomkit/detail/error.hpp>
 
 #include <bit>
 #include <cstddef>
@@ -15,7 +16,12 @@
 namespace atomkit {
 
 // The result of every queue operation (API.md, "Queues").
-enum class queue_status { success, empty, full, closed, timeout };
+//   try_push / try_pop never wait for another thread and never fail spuriously: full/empty only
+//   when the queue really was. busy: the slot they need is held by another thread's operation
+//   still in flight (P0260's name), so neither full/empty nor success can be answered without
+//   waiting for it. Timed forms return by their deadline (timeout), never busy. A push that fails
+//   (full, closed, timeout, busy) leaves the caller's value intact: moved from only on success.
+enum class queue_status { success, empty, full, closed, timeout, busy };
 
 namespace detail {
 
@@ -92,6 +98,18 @@ class queue_spin {
   std::uint32_t limit_;
   std::uint32_t n_ = 0;
 };
+
+// The size in bytes of a ring of `count` elements of `size` bytes, refused (invalid_argument) when it
+// is not representable: count * size overflows size_t, or exceeds PTRDIFF_MAX (no array can be
+// that large, and pointer arithmetic across it would be undefined). Checked before allocating, so a
+// huge capacity can never yield a small block that the constructor then writes past.
+inline std::size_t ring_bytes(const char* primitive, std::size_t count, std::size_t size) {
+  constexpr auto max_object = static_cast<std::size_t>(PTRDIFF_MAX);
+  if (size == 0 || count > max_object / size) {
+    invalid_argument(primitive, "capacity too large for the element size");
+  }
+  return count * size;
+}
 
 template <class T>
 inline constexpr bool queue_element_ok =
