@@ -49,12 +49,16 @@ struct injection {
   static void disarm() { injection{}.arm(); }
 };
 
+enum : unsigned { random_mode = 1, bound_mode = 2, all_modes = 3 };
+
 struct entry {
   std::string name;
   std::function<bool(rl::test_params&)> run;  // Relacy's verdict: true = no failure found
   bool control = false;
   injection bug;
   unsigned iteration_divisor = 1;  // for slow suites: run fewer random iterations
+  unsigned modes = all_modes;      // the schedulers it runs under (context-bounded search
+                                   // explodes with three threads and long operations)
 };
 
 inline std::vector<entry>& registry() {
@@ -63,15 +67,16 @@ inline std::vector<entry>& registry() {
 }
 
 template <class Suite>
-void check(std::string name, unsigned iteration_divisor = 1) {
+void check(std::string name, unsigned iteration_divisor = 1, unsigned modes = all_modes) {
   registry().push_back({std::move(name), [](rl::test_params& p) { return rl::simulate<Suite>(p); },
-                        false, {}, iteration_divisor});
+                        false, {}, iteration_divisor, modes});
 }
 
 template <class Suite>
-void control(std::string name, injection bug, unsigned iteration_divisor = 1) {
+void control(std::string name, injection bug, unsigned iteration_divisor = 1,
+             unsigned modes = all_modes) {
   registry().push_back({std::move(name), [](rl::test_params& p) { return rl::simulate<Suite>(p); },
-                        true, bug, iteration_divisor});
+                        true, bug, iteration_divisor, modes});
 }
 
 // Base for suites: resets the model clock at the start of every execution.
@@ -126,6 +131,7 @@ inline int run_all(int argc, char** argv) {
   int passed = 0;
   for (const entry& e : registry()) {
     if (filter != nullptr && e.name.find(filter) == std::string::npos) continue;
+    if ((e.modes & (mode == "bound" ? bound_mode : random_mode)) == 0) continue;
     rl::test_params p;
     file_buf report;
     std::ostream out(&report);
