@@ -334,6 +334,12 @@ class checker {
     for (const auto& p : pops) pop_rets_.push_back(at(p.second).ret);
     std::sort(push_calls_.begin(), push_calls_.end());
     std::sort(pop_rets_.begin(), pop_rets_.end());
+    each([&](where, const event& e) {
+      all_calls_.push_back(e.call);
+      all_rets_.push_back(e.ret);
+    });
+    std::sort(all_calls_.begin(), all_calls_.end());
+    std::sort(all_rets_.begin(), all_rets_.end());
   }
 
   // Check 2a: each consumer receives one producer's items in increasing sequence order (a
@@ -398,7 +404,17 @@ class checker {
     }
   }
 
-  // Check 3, empty claims (try_pop -> empty, timed pop -> timeout). A witness that the queue was
+  // A timed form may time out while the slot it needs is held by another thread's operation still
+  // in flight (the contract: timeout by the deadline, whatever other threads do), so its timeout
+  // claims empty/full only when no other operation overlapped it. Overlapping operations: those
+  // invoked before e.ret, less those that responded before e.call, less e itself (ticks unique).
+  [[nodiscard]] bool overlapped(const event& e) const {
+    const auto started = std::lower_bound(all_calls_.begin(), all_calls_.end(), e.ret) - all_calls_.begin();
+    const auto ended = std::lower_bound(all_rets_.begin(), all_rets_.end(), e.call) - all_rets_.begin();
+    return started - ended > 1;
+  }
+
+  // Check 3, empty claims (try_pop -> empty, timed pop -> timeout when alone). A witness that the queue was
   // non-empty during the whole claim e: an item a with push(a).ret < e.call (inside before e
   // began) and pop(a).call > e.ret or never popped (still inside after e ended). Any
   // linearization point of e then finds a inside. (Counting pushes completed before e.call
@@ -407,6 +423,7 @@ class checker {
   void check_empty() {
     each([&](where w, const event& e) {
       if (e.kind != op::pop || (e.res != result::empty && e.res != result::timeout)) return;
+      if (e.res == result::timeout && overlapped(e)) return;
       const std::size_t k = pushed_before(e.call);
       if (k == 0) return;
       const life& a = lives_[best_any_[k - 1]];
@@ -417,7 +434,7 @@ class checker {
     });
   }
 
-  // Check 3, full claims (try_push -> full, timed push -> timeout). At any instant t of f's
+  // Check 3, full claims (try_push -> full, timed push -> timeout when alone). At any instant t of f's
   // interval, the items inside are the successful pushes linearized before t minus the
   // successful pops linearized before t. A push linearized before t <= f.ret was invoked before
   // f.ret: at most S = #{successful push: call < f.ret}. A pop that responded before f.call is
@@ -426,6 +443,7 @@ class checker {
   void check_full() {
     each([&](where w, const event& e) {
       if (e.kind != op::push || (e.res != result::full && e.res != result::timeout)) return;
+      if (e.res == result::timeout && overlapped(e)) return;
       const auto s = static_cast<std::size_t>(
           std::lower_bound(push_calls_.begin(), push_calls_.end(), e.ret) - push_calls_.begin());
       const auto p = static_cast<std::size_t>(
@@ -456,7 +474,8 @@ class checker {
       // Invoked after a close() returned: pushes fail with closed; pops take what is left or
       // report closed, never empty or timeout (nor full/timeout for pushes).
       if (e.kind == op::push && e.res == result::success) rep_.add(fault::push_after_close, describe(w));
-      if (e.res == result::empty || e.res == result::full || e.res == result::timeout) {
+      const bool timed_out_alone = e.res == result::timeout && !overlapped(e);
+      if (e.res == result::empty || e.res == result::full || timed_out_alone) {
         rep_.add(fault::status_after_close, describe(w));
       }
     });
@@ -480,6 +499,8 @@ class checker {
   std::vector<std::size_t> best_popped_;
   std::vector<std::size_t> best_any_;
   std::size_t latest_pop_ = 0;
+  std::vector<std::uint64_t> all_calls_;   // every operation's invocation, sorted
+  std::vector<std::uint64_t> all_rets_;    // every operation's response, sorted
   std::vector<std::uint64_t> push_calls_;  // successful pushes' invocations, sorted
   std::vector<std::uint64_t> pop_rets_;    // successful pops' responses, sorted
 };
