@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, from Debian, what atomkit's tests ("test") or benchmarks ("bench") need, when missing.
 set -euo pipefail
-want=(cmake ninja-build g++ clang clang-tidy doctest-dev)
+want=(cmake ninja-build g++ clang clang-tidy doctest-dev relacy-dev)
 if [ "${1:-test}" = bench ]; then
   want+=(libbenchmark-dev libconcurrentqueue-dev libatomic-queue-dev libboost-dev libtbb-dev
          libck-dev python3 python3-matplotlib)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test: unit and stress tests (g++ and clang), the TSan suite with its negative controls,
+# Every test: unit and stress tests (g++ and clang; g++ again with the sleep paths forced), the
+# Relacy model checks with their controls, the TSan suite with its negative controls,
 # ASan/UBSan, clang-tidy, and the install/add_subdirectory consumers. Installs what it needs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,7 @@ build_and_ctest() {  # DIR CMAKE-ARGS...
   local dir=$1
   shift
   cmake -S . -B "$dir" -G Ninja "$@" >/dev/null && cmake --build "$dir" &&
-    (cd "$dir" && ctest --output-on-failure --timeout 900)
+    (cd "$dir" && ctest --output-on-failure --timeout 900 -E '^model_')
 }
 consumers() {
   local prefix=$PWD/build/prefix
@@ -51,7 +52,15 @@ tidy() {
   return $rc
 }
 
-stage "unit and stress tests (g++, release)" build_and_ctest build/release -DCMAKE_BUILD_TYPE=Release
+model_checks() {  # the Relacy targets are built by the g++ release stage
+  (cd build/release && ctest --output-on-failure --timeout 900 -j 2 -R '^model_')
+}
+
+stage "unit and stress tests (g++, release; again with every wait forced to sleep)" \
+  build_and_ctest build/release -DCMAKE_BUILD_TYPE=Release -DATOMKIT_TEST_VARIANTS=sleep \
+  -DATOMKIT_MODEL_CHECKS=ON
+stage "model checks (Relacy: random and context-bounded schedulers, bug-injection controls)" \
+  model_checks
 stage "unit and stress tests (clang++, release)" build_and_ctest build/clang \
   -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++
 stage "TSan suite (stress tests under -fsanitize=thread, negative controls)" \
