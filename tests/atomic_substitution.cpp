@@ -20,7 +20,7 @@ class counted_atomic {
   counted_atomic(const counted_atomic&) = delete;
   counted_atomic& operator=(const counted_atomic&) = delete;
 
-  T load(std::memory_order mo = std::memory_order_seq_cst) const noexcept {
+  [[nodiscard]] T load(std::memory_order mo = std::memory_order_seq_cst) const noexcept {
     count();
     return v_.load(mo);
   }
