@@ -421,3 +421,21 @@ TEST_CASE_TEMPLATE(
     CHECK_FALSE(b.broken());
   }
 }
+
+// constexpr constructor: a static barrier is constant-initialized, as with std::barrier.
+constinit atomkit::barrier<> constinit_barrier(1);
+
+TEST_CASE("constinit barrier; a completion that is not declared noexcept") {
+  constinit_barrier.arrive_and_wait();
+  constinit_barrier.arrive_and_wait();
+  int phases = 0;
+  auto completion = [&] { ++phases; };  // not noexcept, as users write it
+  static_assert(!std::is_nothrow_invocable_v<decltype(completion)&>);
+  atomkit::barrier<decltype(completion)> b(2, completion);
+  std::thread t([&] {
+    for (int i = 0; i < 3; ++i) b.arrive_and_wait();
+  });
+  for (int i = 0; i < 3; ++i) b.arrive_and_wait();
+  t.join();
+  CHECK(phases == 3);
+}

@@ -19,6 +19,14 @@
 
 using namespace std::chrono_literals;
 
+// Any Max >= 0, as with std: past INT32_MAX the count is 64-bit beside a generation futex word.
+using wide_semaphore = atomkit::counting_semaphore<PTRDIFF_MAX>;
+
+// constexpr constructors: static semaphores are constant-initialized, as with std.
+constinit atomkit::binary_semaphore constinit_binary(1);
+constinit atomkit::counting_semaphore<> constinit_counting(5);
+constinit wide_semaphore constinit_wide(PTRDIFF_MAX);
+
 static_assert(!std::is_copy_constructible_v<atomkit::counting_semaphore<>>);
 static_assert(!std::is_move_constructible_v<atomkit::counting_semaphore<>>);
 static_assert(!std::is_copy_constructible_v<atomkit::bounded_semaphore>);
@@ -121,7 +129,8 @@ TEST_CASE("bounded_semaphore: a release past the bound throws, count unchanged")
 }
 
 TEST_CASE_TEMPLATE("timed forms honour their deadlines", Sem, atomkit::counting_semaphore<>,
-                   atomkit::counting_semaphore<atomkit::semaphore_max, atomkit::busy>) {
+                   atomkit::counting_semaphore<atomkit::semaphore_max, atomkit::busy>,
+                   wide_semaphore) {
   Sem s(0);
   const auto t0 = std::chrono::steady_clock::now();
   CHECK_FALSE(s.try_acquire_for(30ms));
@@ -142,7 +151,8 @@ TEST_CASE_TEMPLATE("timed forms honour their deadlines", Sem, atomkit::counting_
 
 TEST_CASE_TEMPLATE("the count caps concurrency under many threads", Sem,
                    atomkit::counting_semaphore<>,
-                   atomkit::counting_semaphore<atomkit::semaphore_max, atomkit::busy>) {
+                   atomkit::counting_semaphore<atomkit::semaphore_max, atomkit::busy>,
+                   wide_semaphore) {
   stress::seed();
   constexpr int cap = 3;
   Sem s(cap);
@@ -184,7 +194,8 @@ TEST_CASE_TEMPLATE("the count caps concurrency under many threads", Sem,
 // available), records it, and frees the stuck threads so the test ends.
 TEST_CASE_TEMPLATE("no lost wake-ups when timed and untimed acquires mix", Sem,
                    atomkit::counting_semaphore<>,
-                   atomkit::counting_semaphore<atomkit::semaphore_max, atomkit::busy>) {
+                   atomkit::counting_semaphore<atomkit::semaphore_max, atomkit::busy>,
+                   wide_semaphore) {
   stress::seed();
   Sem s(0);
   constexpr int untimed = 6, timed = 6;
@@ -311,4 +322,74 @@ TEST_CASE("sleeping waiters use no CPU") {
   for (auto& t : threads) t.join();
   MESSAGE("CPU seconds used by 4 waiters over 0.5 s: " << used);
   CHECK(used < 0.25);
+}
+
+TEST_CASE("constinit semaphores work from the first call") {
+  CHECK(constinit_binary.try_acquire());
+  CHECK_FALSE(constinit_binary.try_acquire());
+  constinit_binary.release();
+  CHECK(constinit_counting.available() == 5);
+  CHECK(constinit_wide.available() == PTRDIFF_MAX);
+  CHECK(constinit_wide.try_acquire());
+  constinit_wide.release();
+  CHECK_THROWS_AS(constinit_wide.release(), std::system_error);  // past max(), count unchanged
+  CHECK(constinit_wide.available() == PTRDIFF_MAX);
+}
+
+TEST_CASE("counting_semaphore<PTRDIFF_MAX>: counts past 32 bits, over-release, wake-ups") {
+  static_assert(wide_semaphore::max() == PTRDIFF_MAX);
+  constexpr std::ptrdiff_t big = std::ptrdiff_t{1} << 40;
+  wide_semaphore s(big);
+  CHECK(s.available() == big);
+  CHECK(s.try_acquire());
+  CHECK(s.available() == big - 1);
+  s.release(PTRDIFF_MAX - big + 1);
+  CHECK(s.available() == PTRDIFF_MAX);
+  CHECK_THROWS_AS(s.release(), std::system_error);
+  CHECK(s.available() == PTRDIFF_MAX);
+  CHECK_THROWS_AS(wide_semaphore(-1), std::invalid_argument);
+
+  // A sleeping acquirer is woken by a release (the generation word path).
+  wide_semaphore empty(0);
+  std::atomic<long> tid{0};
+  std::atomic<bool> got{false};
+  std::thread t([&] {
+    tid.store(stress::current_tid());
+    empty.acquire();
+    got.store(true);
+  });
+  stress::time_box box(std::chrono::seconds(20));
+  while (tid.load() == 0) std::this_thread::yield();
+  CHECK(stress::wait_until_asleep(tid.load(), box));
+  empty.release();
+  t.join();
+  CHECK(got.load());
+  CHECK(empty.available() == 0);
+}
+
+template <class Sem>
+void check_guard(Sem& s) {
+  REQUIRE(s.available() == 2);
+  {
+    atomkit::semaphore_guard g(s);
+    CHECK(s.available() == 1);
+    {
+      atomkit::semaphore_guard g2(s);
+      CHECK(s.available() == 0);
+      CHECK_FALSE(s.try_acquire());
+    }
+    CHECK(s.available() == 1);
+  }
+  CHECK(s.available() == 2);
+}
+
+TEST_CASE("semaphore_guard acquires for its scope (Python's `with semaphore:`)") {
+  atomkit::counting_semaphore<> c(2);
+  check_guard(c);
+  atomkit::bounded_semaphore b(2, 2);
+  check_guard(b);
+  wide_semaphore w(2);
+  check_guard(w);
+  atomkit::counting_semaphore<2, atomkit::busy> busy(2);
+  check_guard(busy);
 }

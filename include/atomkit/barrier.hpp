@@ -44,6 +44,10 @@
 // (plus a completion already running); reset of a broken barrier blocks while a completion already
 // running finishes and while woken waiters of the broken phase leave.
 //
+// The completion runs once per phase, on the last arrival's thread, before anyone is released. It
+// need not be declared noexcept, but if it throws the program ends (std::terminate), as with
+// std::barrier. The constructor is constexpr: `constinit atomkit::barrier<> b(4);` works.
+//
 // Misuse: arrive(n) with n < 1, or with n larger than the arrivals the phase still expects, throws
 // std::system_error(operation_not_permitted), the state unchanged. parties outside [1, max()]
 // throws std::invalid_argument. broken_barrier derives from std::runtime_error; under
@@ -108,8 +112,8 @@ struct barrier_noop {
 
 template <class Completion = detail::barrier_noop, class Wait = park>
 class barrier {
-  static_assert(std::is_nothrow_invocable_v<Completion&>,
-                "atomkit::barrier: the completion must be invocable as an lvalue and noexcept");
+  static_assert(std::is_invocable_v<Completion&>,
+                "atomkit::barrier: the completion must be invocable as an lvalue");
   static_assert(std::is_nothrow_move_constructible_v<Completion>,
                 "atomkit::barrier: the completion must be nothrow move constructible");
 
@@ -127,8 +131,9 @@ class barrier {
 
   static constexpr std::ptrdiff_t max() noexcept { return INT32_MAX; }
 
-  // Throws std::invalid_argument unless 1 <= parties <= max().
-  explicit barrier(std::ptrdiff_t parties, Completion c = Completion())
+  // Throws std::invalid_argument unless 1 <= parties <= max(). constexpr: a barrier with static
+  // storage can be constinit.
+  constexpr explicit barrier(std::ptrdiff_t parties, Completion c = Completion())
       : state_(checked_parties(parties)),
         expected_(static_cast<std::uint32_t>(parties)),
         completion_(std::move(c)) {}
@@ -259,7 +264,7 @@ class barrier {
   static constexpr std::uint32_t remaining_of(std::uint64_t s) noexcept {
     return static_cast<std::uint32_t>(s & remaining_mask);
   }
-  static std::uint64_t checked_parties(std::ptrdiff_t parties) {
+  static constexpr std::uint64_t checked_parties(std::ptrdiff_t parties) {
     if (parties < 1 || parties > max()) {
       detail::invalid_argument("barrier", "parties outside [1, max()]");
     }
@@ -325,6 +330,8 @@ class barrier {
     detail::misuse("barrier", "more arrivals than the phase expects");
   }
 
+  // noexcept: a completion that throws ends the program (std::terminate), as std::barrier's
+  // would; the completion itself need not be declared noexcept.
   ATOMKIT_NOINLINE void complete_phase(std::uint32_t phase) noexcept {
     completion_();
     const std::uint32_t next = (phase + 1) & phase_mask;

@@ -1,4 +1,4 @@
-// atomkit/wait.hpp: the waiting engine on any 32-bit atomic word (API.md, "Waiting").
+// atomkit/wait.hpp: the waiting engine on any 32-bit atomic word (docs/waiting.md).
 //
 // wait/wait_until sleep while the word holds `expected` (spurious returns allowed: call them in a
 // loop that re-checks your condition). wake_one/wake_all make no system call when no thread sleeps

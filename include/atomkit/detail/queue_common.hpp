@@ -15,13 +15,13 @@
 
 namespace atomkit {
 
-// The result of every queue operation (API.md, "Queues").
+// The result of every queue operation; [[nodiscard]]: a `closed` that nobody reads is a lost item.
 //   try_push / try_pop never wait for another thread and never fail spuriously: full/empty only
 //   when the queue really was. busy: the slot they need is held by another thread's operation
 //   still in flight (P0260's name), so neither full/empty nor success can be answered without
 //   waiting for it. Timed forms return by their deadline (timeout), never busy. A push that fails
 //   (full, closed, timeout, busy) leaves the caller's value intact: moved from only on success.
-enum class queue_status { success, empty, full, closed, timeout, busy };
+enum class [[nodiscard]] queue_status { success, empty, full, closed, timeout, busy };
 
 namespace detail {
 

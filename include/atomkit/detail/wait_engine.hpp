@@ -26,7 +26,7 @@
 
 namespace atomkit {
 
-// Waiting policies (API.md, "Waiting").
+// Waiting policies (docs/waiting.md).
 struct park {
   static constexpr bool sleeps = true;  // spin briefly, then sleep on the futex
 };
