@@ -17,11 +17,7 @@
 // Layout. Slots are padded to a power of two; inside each block of k*k slots (k slots per 128
 // bytes) the index is remapped by swapping its two log2(k)-bit digits, so consecutive tickets
 // land on different cache-line pairs (the ring is rounded up to a whole block; the extra slots are
-// never used). Measured at capacity 1024 on the 2-core host (median of 3, M items/s at
-// 2/4/8/16 threads): remapped 28.1/25.7/17.1/10.9, one slot per 128 bytes 30.3/27.4/17.4/11.4,
-// contiguous 27.4/27.7/17.3/10.9: no difference beyond noise there (scheduling dominates with two
-// cores). Remapping is kept: it costs two shifts, and padding would take 4x the memory for
-// 8-byte elements (8 MiB instead of 2 MiB at capacity 65536).
+// never used). Why remapping rather than padding each slot: bench/RESULTS.md.
 //
 // Spinning. A ticket holder spins a few microseconds before it parks, for a length adapted to
 // whether recent waits were satisfied while spinning (detail::queue_spin).

@@ -179,10 +179,12 @@ class spsc_queue {
   };
 
   // The watcher's side of wake suppression (see wake_partner): record the generation it checks
-  // against. A change recorded after the engine's heavy barrier (i.e. once the watcher is in its
-  // sleeping phase) is followed by a heavy barrier of its own before the condition is read.
-  // (queue_spin's attempts stay far below the engine's spin budget, so the engine's sleeping phase
-  // starts exactly when try_once last returned spin = false.)
+  // against. A change recorded in an attempt of the engine's sleep phase (registered, after the
+  // engine's heavy barrier: the engine says so, detail::wait_phase) is followed by a heavy barrier
+  // of its own before the condition is read. (This once inferred the phase from queue_spin's
+  // attempt count, on the premise that the engine's spin budget outlasts it; with a budget of 256
+  // pauses against queue_spin's up to 1535, a watcher could sleep after a recording with no
+  // barrier, and its partner could skip the wake: a lost wake-up.)
   static void record(watch& w, std::uint32_t g, bool sleeping) noexcept {
     if constexpr (Wait::sleeps) {
       // relaxed: read by the partner after its light barrier; the barriers order it.
@@ -195,7 +197,7 @@ class spsc_queue {
 
   // After a push (pop): wake the consumer (producer) if it sleeps, at most once per generation it
   // has checked. Without this, every operation between a wake-up and the moment the woken thread
-  // runs made a futex system call (measured: 1P1C fell to ~1.5 M items/s under load). Skipping
+  // runs made a futex system call (bench/RESULTS.md). Skipping
   // when observed != generation is safe: the watcher has not yet checked against the current
   // generation, so its futex wait returns at once and it checks again, after recording the new
   // generation and (sleeping) a heavy barrier. By the asymmetric Dekker argument on
@@ -274,14 +276,13 @@ class spsc_queue {
 
   ATOMKIT_NOINLINE queue_status wait_room(std::uint32_t t, const detail::deadline& dl) noexcept {
     bool closed = false;
-    bool sleeping = false;  // the engine has left its spin phase (we said so)
     detail::queue_spin spin(p_.spin_limit);
     const bool ok = detail::await<Wait>(
         prod_watch_.generation, prod_watch_.sleepers,
-        [&] {
+        [&](detail::wait_phase phase) {
           // acquire: pairs with the release bump in wake_partner / wake_all.
           const std::uint32_t g = prod_watch_.generation.load(std::memory_order_acquire);
-          record(prod_watch_, g, sleeping);
+          record(prod_watch_, g, phase == detail::wait_phase::sleep);
           // acquire: as in push_impl.
           p_.other = head_.load(std::memory_order_acquire);
           if (t - p_.other != cap_) return detail::attempt::success();
@@ -290,8 +291,7 @@ class spsc_queue {
             closed = true;
             return detail::attempt::success();
           }
-          sleeping = !spin.more();
-          return detail::attempt::retry(g, !sleeping);
+          return detail::attempt::retry(g, spin.more());
         },
         dl, false, detail::handshake::asymmetric, detail::spin_then_yield);
     p_.spin_limit = spin.next_limit();
@@ -330,14 +330,13 @@ class spsc_queue {
       if (closed_.load(std::memory_order_acquire)) return drained_or_element(h, dl, may_wait);
       if (!may_wait) return queue_status::empty;
       bool closed = false;
-      bool sleeping = false;  // the engine has left its spin phase (we said so)
       detail::queue_spin spin(c_.spin_limit);
       const bool ok = detail::await<Wait>(
           cons_watch_.generation, cons_watch_.sleepers,
-          [&] {
+          [&](detail::wait_phase phase) {
             // acquire: pairs with the release bump in wake_partner / wake_all.
             const std::uint32_t g = cons_watch_.generation.load(std::memory_order_acquire);
-            record(cons_watch_, g, sleeping);
+            record(cons_watch_, g, phase == detail::wait_phase::sleep);
             // acquire: pairs with the producer's release store of tail_.
             c_.other = tail_.load(std::memory_order_acquire);
             if (c_.other != h) return detail::attempt::success();
@@ -346,8 +345,7 @@ class spsc_queue {
               closed = true;
               return detail::attempt::success();
             }
-            sleeping = !spin.more();
-            return detail::attempt::retry(g, !sleeping);
+            return detail::attempt::retry(g, spin.more());
           },
           dl, false, detail::handshake::asymmetric, detail::spin_then_yield);
       c_.spin_limit = spin.next_limit();
@@ -376,17 +374,16 @@ class spsc_queue {
       };
       if (!landed_or_gave_up()) {
         if (!may_wait) return queue_status::busy;
-        bool sleeping = false;
         detail::queue_spin spin(detail::queue_spin::min_attempts);
         const bool ok = detail::await<Wait>(
             cons_watch_.generation, cons_watch_.sleepers,
-            [&] {
+            [&](detail::wait_phase phase) {
               // acquire: pairs with the release bump by the producer's notify.
               const std::uint32_t g = cons_watch_.generation.load(std::memory_order_acquire);
-              record(cons_watch_, g, sleeping);  // every watcher records (see wake_partner)
+              // every watcher records (see wake_partner)
+              record(cons_watch_, g, phase == detail::wait_phase::sleep);
               if (landed_or_gave_up()) return detail::attempt::success();
-              sleeping = !spin.more();
-              return detail::attempt::retry(g, !sleeping);
+              return detail::attempt::retry(g, spin.more());
             },
             dl, false, detail::handshake::asymmetric, detail::spin_then_yield);
         if (!ok) return queue_status::timeout;

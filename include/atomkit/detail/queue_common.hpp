@@ -69,20 +69,17 @@ struct element_storage {
 };
 
 // How long a queue waiter spins before it parks (park) or yields (busy), adapted to what recent
-// waits found, in the manner of glibc's adaptive mutexes. The partner a queue waiter waits for is
-// on another core (then a spin of a microsecond or so hands the element over without a system
-// call) or, when threads outnumber cores, often on this one (then spinning only delays it: with
-// the engine's full budget, 2048 pauses = ~80 us on this project's AMD EPYC host where a pause
-// costs ~38 ns, a ping-pong between two threads that shared a core fell to ~10 k round trips/s,
-// and 4P4C on two cores ran 3x slower than with short spins). So a wait satisfied while spinning
-// lengthens the next spin by one attempt, a wait that had to park halves it. Attempts are rounds
-// of the engine's backoff (1, 2, 4 ... 64, 64 ... pauses); max_attempts keeps the spin well below
-// the engine's own budget (record() in spsc_queue relies on that: the engine parks exactly when
-// try_once first says spin = false).
+// waits found, in the manner of glibc's adaptive mutexes: a wait satisfied while spinning
+// lengthens the next spin by one attempt, a wait that had to park halves it. The partner a queue
+// waiter waits for is on another core (then a short spin hands the element over without a system
+// call) or, when threads outnumber cores, often on this one (then spinning only delays it).
+// Attempts are rounds of the engine's backoff; the engine's own budget may end the spin first,
+// and nothing relies on which ends it (the engine tells attempts their phase: wait_phase).
+// Measurements behind the bounds: bench/RESULTS.md.
 class queue_spin {
  public:
   static constexpr std::uint32_t min_attempts = 3;   //    3 pauses in all
-  static constexpr std::uint32_t max_attempts = 30;  // 1535 pauses in all (engine budget: 2048)
+  static constexpr std::uint32_t max_attempts = 30;  // 1535 pauses in all
   static constexpr std::uint32_t initial_attempts = 12;
 
   explicit queue_spin(std::uint32_t limit) noexcept : limit_(limit) {}

@@ -23,6 +23,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <type_traits>
 
 namespace atomkit {
 
@@ -55,8 +56,7 @@ struct wait_profile {
 inline constexpr wait_profile short_spin_then_yield{31, 100'000};
 // The default spin, then up to 20 us of yields: for the queues, whose partners on two cores are
 // often placed on one core after a parked hand-off (wake-affine); a yield hands that partner the
-// core at once, and lets the scheduler move one of them to the free core (helper measurement:
-// ping-pong 0.04 -> 3.6 M round trips/s, mpmc 8P8C 10 -> 23 M items/s).
+// core at once, and lets the scheduler move one of them to the free core (bench/RESULTS.md).
 inline constexpr wait_profile spin_then_yield{backoff::default_budget, 20'000};
 // No spinning (it would only delay threads that need our CPU), then up to 100 us of yields.
 inline constexpr wait_profile yield_then_sleep{0, 100'000};
@@ -72,6 +72,22 @@ struct attempt {
     return {false, observed, spin};
   }
 };
+
+// Which phase of await() an attempt runs in, for attempt functions that take it (optional: an
+// attempt may ignore it and take no argument). sleep: the waiter is registered in `sleepers`
+// and has issued the heavy barrier; if this attempt fails it sleeps, so whatever the attempt
+// writes for its partner to read must be followed by a heavy barrier before it reads the state
+// (spsc_queue's record()).
+enum class wait_phase { spin, yield, sleep };
+
+template <class Try>
+attempt attempt_in(Try& try_once, wait_phase phase) noexcept {
+  if constexpr (std::is_invocable_v<Try&, wait_phase>) {
+    return try_once(phase);
+  } else {
+    return try_once();
+  }
+}
 
 // One futex sleep while word == expected, bounded by the deadline. Spurious returns are allowed.
 template <class Word>
@@ -140,23 +156,23 @@ bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, T
   // Set while this waiter has cleared a wake claim and not yet re-checked behind the heavy
   // barrier: it must not give up on a failed plain attempt then (see clear_wake_claim).
   bool recheck_before_giving_up = false;
-  const auto last_attempt = [&] {
-    if (try_once().done) return true;
+  const auto last_attempt = [&](wait_phase phase) {
+    if (attempt_in(try_once, phase).done) return true;
     if (!recheck_before_giving_up) return false;
     heavy_barrier(symmetric);
-    return try_once().done;
+    return attempt_in(try_once, phase).done;
   };
   for (;;) {
     // Spin phase: at the start, and again after each wake-up when the attempt says spinning is
     // worth it (a woken waiter usually finds its condition true within microseconds).
     backoff spin(profile.spin_pauses);
-    attempt a = try_once();
+    attempt a = attempt_in(try_once, wait_phase::spin);
     while (!a.done && a.spin && spin.pause()) {
       if (dl.passed()) break;
-      a = try_once();
+      a = attempt_in(try_once, wait_phase::spin);
     }
     if (a.done) return true;
-    if (dl.passed()) return last_attempt();
+    if (dl.passed()) return last_attempt(wait_phase::spin);
     if constexpr (!Wait::sleeps) {
       yield_now();
     } else {
@@ -165,7 +181,7 @@ bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, T
         const std::int64_t end = deadline::now_ns() + profile.yield_ns;
         do {
           yield_now();
-          a = try_once();
+          a = attempt_in(try_once, wait_phase::yield);
         } while (!a.done && deadline::now_ns() < end && !dl.passed());
         if (a.done) return true;
       }
@@ -176,16 +192,17 @@ bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, T
       // (A seq_cst RMW here would also give TSan false happens-before edges between threads.)
       sleepers.fetch_add(1, std::memory_order_relaxed);
       heavy_barrier(symmetric);
-      a = try_once();  // re-check after registering: a release may have come before it
+      // re-check after registering: a release may have come before it
+      a = attempt_in(try_once, wait_phase::sleep);
       while (!a.done && clear_wake_claim(sleepers)) {
         heavy_barrier(symmetric);  // a release that skipped its wake for the claim is seen now
-        a = try_once();
+        a = attempt_in(try_once, wait_phase::sleep);
       }
       const bool timed_out =
           !a.done && sleep_on(word, a.observed, dl, shared) == wait_status::timed_out;
       recheck_before_giving_up = leave_sleepers(sleepers);
       if (a.done) return true;
-      if (timed_out) return last_attempt();
+      if (timed_out) return last_attempt(wait_phase::spin);
     }
   }
 }
