@@ -60,6 +60,7 @@
 #include <atomkit/detail/error.hpp>
 #include <atomkit/detail/fence.hpp>
 #include <atomkit/detail/os.hpp>
+#include <atomkit/detail/sequence.hpp>
 #include <atomkit/detail/tsan.hpp>
 #include <atomkit/detail/wait_engine.hpp>
 
@@ -99,12 +100,11 @@ class basic_reentrant_lock {
       nest();
       return true;
     }
-    detail::tsan::pre_lock(this, detail::tsan::try_lock);
-    const bool ok = try_acquire();
-    if (ok) become_owner(me);
-    detail::tsan::post_lock(this, ok ? detail::tsan::try_lock
-                                     : detail::tsan::try_lock | detail::tsan::try_lock_failed);
-    return ok;
+    return detail::tsan::try_lock_bracket(this, [&] {
+      if (!try_acquire()) return false;
+      become_owner(me);
+      return true;
+    });
   }
 
   template <class Rep, class Period>
@@ -163,7 +163,7 @@ class basic_reentrant_lock {
     const std::uint64_t s = seq_.load(std::memory_order_acquire);
     if (ATOMKIT_LIKELY((s & 1) == 0)) return s;
     if (is_owner(detail::this_thread_id())) return s;  // owner read: see file comment
-    return wait_free_seq();
+    return await_unheld_seq();
   }
 
   // True if no write section began or ended since s was taken.
@@ -255,28 +255,16 @@ class basic_reentrant_lock {
       nest();
       return true;
     }
-    detail::tsan::pre_lock(this, detail::tsan::try_lock);
-    const bool ok = try_acquire() || acquire_until(dl);
-    if (ok) become_owner(me);
-    detail::tsan::post_lock(this, ok ? detail::tsan::try_lock
-                                     : detail::tsan::try_lock | detail::tsan::try_lock_failed);
-    return ok;
+    return detail::tsan::try_lock_bracket(this, [&] {
+      if (!try_acquire() && !acquire_until(dl)) return false;
+      become_owner(me);
+      return true;
+    });
   }
 
   // Waits, through the engine, until no other thread holds the lock; returns the even sequence.
-  ATOMKIT_NOINLINE std::uint64_t wait_free_seq() const noexcept {
-    std::uint64_t s = 0;
-    detail::await<Wait>(
-        read_gen_, read_sleepers_,
-        [&] {
-          // acquire: the futex word first (engine protocol); pairs with notify_generation.
-          const std::uint32_t g = read_gen_.load(std::memory_order_acquire);
-          // acquire: as in read_begin().
-          s = seq_.load(std::memory_order_acquire);
-          return (s & 1) == 0 ? detail::attempt::success() : detail::attempt::retry(g);
-        },
-        detail::deadline::never());
-    return s;
+  ATOMKIT_NOINLINE std::uint64_t await_unheld_seq() const noexcept {
+    return detail::await_even_sequence<Wait>(seq_, read_gen_, read_sleepers_);
   }
 
   detail::atomic<std::uint64_t> seq_{0};     // odd while held; moves at outermost lock/unlock

@@ -43,8 +43,9 @@
 #include <atomkit/detail/atomic.hpp>
 #include <atomkit/detail/config.hpp>
 #include <atomkit/detail/deadline.hpp>
+#include <atomkit/detail/lock_word.hpp>
+#include <atomkit/detail/sequence.hpp>
 #include <atomkit/detail/wait_engine.hpp>
-#include <atomkit/spinlock.hpp>
 
 #include <array>
 #include <bit>
@@ -103,7 +104,7 @@ class alignas(detail::pad_size) seqlock {
 
   void store(const T& value) noexcept {
     const words v = to_words(value);
-    std::lock_guard<basic_spinlock<park>> guard(writer_);
+    std::lock_guard<detail::lock_word<park>> guard(writer_);
     publish(v);
   }
 
@@ -112,7 +113,7 @@ class alignas(detail::pad_size) seqlock {
   template <class F>
     requires std::invocable<F&, T&>
   void update(F&& f) {
-    std::lock_guard<basic_spinlock<park>> guard(writer_);
+    std::lock_guard<detail::lock_word<park>> guard(writer_);
     words v;  // NOLINT(cppcoreguidelines-pro-type-member-init): fully written before use
     for (std::size_t i = 0; i < word_count; ++i) {
       // relaxed: only writer-lock holders store the words; the lock's acquire ordered the last
@@ -220,19 +221,7 @@ class alignas(detail::pad_size) seqlock {
 
   // Waits, through the engine, until no write is being published; returns the even sequence.
   ATOMKIT_NOINLINE std::uint64_t wait_even() const noexcept {
-    std::uint64_t s = 0;
-    detail::await<park>(
-        gen_, sleepers_,
-        [&] {
-          // acquire: the futex word first (engine protocol); pairs with notify_generation's
-          // release increment.
-          const std::uint32_t g = gen_.load(std::memory_order_acquire);
-          // acquire: as in load().
-          s = seq_.load(std::memory_order_acquire);
-          return (s & 1) == 0 ? detail::attempt::success() : detail::attempt::retry(g);
-        },
-        detail::deadline::never());
-    return s;
+    return detail::await_even_sequence<park>(seq_, gen_, sleepers_);
   }
 
   // Read by every reader: the sequence and the payload come first, adjacent.
@@ -241,7 +230,7 @@ class alignas(detail::pad_size) seqlock {
   // Touched by writers, and by readers only when they wait.
   detail::atomic<std::uint32_t> gen_{0};               // futex word for readers waiting for even
   mutable detail::atomic<std::uint32_t> sleepers_{0};  // readers asleep on gen_
-  basic_spinlock<park> writer_;                        // serializes writers
+  detail::lock_word<park> writer_;                     // serializes writers
 };
 
 namespace detail {

@@ -54,11 +54,7 @@ class basic_ticket_lock {
   }
 
   bool try_lock() noexcept {
-    detail::tsan::pre_lock(this, detail::tsan::try_lock);
-    const bool ok = try_acquire();
-    detail::tsan::post_lock(this, ok ? detail::tsan::try_lock
-                                     : detail::tsan::try_lock | detail::tsan::try_lock_failed);
-    return ok;
+    return detail::tsan::try_lock_bracket(this, [this] { return try_acquire(); });
   }
 
   template <class Rep, class Period>
@@ -143,9 +139,8 @@ class basic_ticket_lock {
   }
 
   bool try_lock_timed(const detail::deadline& dl) noexcept {
-    detail::tsan::pre_lock(this, detail::tsan::try_lock);
-    const bool ok =
-        try_acquire() ||
+    return detail::tsan::try_lock_bracket(this, [&] {
+      return try_acquire() ||
         detail::await<Wait>(
             watchers_.generation, watchers_.sleepers,
             [this] {
@@ -154,9 +149,7 @@ class basic_ticket_lock {
               return try_acquire() ? detail::attempt::success() : detail::attempt::retry(gen);
             },
             dl, false, handshake);
-    detail::tsan::post_lock(this, ok ? detail::tsan::try_lock
-                                     : detail::tsan::try_lock | detail::tsan::try_lock_failed);
-    return ok;
+    });
   }
 
   alignas(detail::pad_size) detail::atomic<std::uint32_t> next_{0};     // ticket dispenser

@@ -60,4 +60,14 @@ inline void acquire(const void*) noexcept {}
 inline void release(const void*) noexcept {}
 #endif
 
+// The one bracket for try-lock forms (try_lock, try_lock_for/until): announces a try-lock of m
+// around attempt(), which returns whether the lock was taken, and reports a failure as such.
+template <class Attempt>
+bool try_lock_bracket(const void* m, Attempt&& attempt) noexcept {
+  pre_lock(m, try_lock);
+  const bool ok = attempt();
+  post_lock(m, ok ? try_lock : try_lock | try_lock_failed);
+  return ok;
+}
+
 }  // namespace atomkit::detail::tsan
