@@ -414,7 +414,7 @@ class mpmc_queue {
           }
           return detail::attempt::retry(x, spin.more());
         },
-        detail::deadline::never(), false, detail::handshake::asymmetric, detail::spin_then_yield);
+        detail::deadline::never(), detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
     tune_spin(spin);
     return !closed;
   }
@@ -463,7 +463,7 @@ class mpmc_queue {
           }
           return detail::attempt::retry(g);
         },
-        detail::deadline::never(), false, detail::handshake::asymmetric, detail::spin_then_yield);
+        detail::deadline::never(), detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
     return result;
   }
 
@@ -616,7 +616,7 @@ class mpmc_queue {
             if (p == probe::ready || p == probe::closed) return detail::attempt::success();
             return detail::attempt::retry(g);
           },
-          dl, false, detail::handshake::asymmetric, detail::spin_then_yield);
+          dl, detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
       if (!go) return queue_status::timeout;
     }
   }
@@ -638,7 +638,7 @@ class mpmc_queue {
             if (p != probe::none && p != probe::busy) return detail::attempt::success();
             return detail::attempt::retry(g);
           },
-          dl, false, detail::handshake::asymmetric, detail::spin_then_yield);
+          dl, detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
       if (!go) return queue_status::timeout;
     }
   }

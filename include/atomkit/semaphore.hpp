@@ -125,7 +125,7 @@ class semaphore_core {
             // and the engine sleeps while the word still reads 0.
             return try_acquire() ? attempt::success() : attempt::retry(0);
           },
-          dl, false, handshake::asymmetric, short_spin_then_yield);
+          dl, sharing::process_private, handshake::asymmetric, short_spin_then_yield);
     } else {
       return await<Wait>(
           generation_, sleepers_,
@@ -135,7 +135,7 @@ class semaphore_core {
             const std::uint32_t gen = generation_.load(std::memory_order_acquire);
             return try_acquire() ? attempt::success() : attempt::retry(gen);
           },
-          dl, false, handshake::asymmetric, short_spin_then_yield);
+          dl, sharing::process_private, handshake::asymmetric, short_spin_then_yield);
     }
   }
 

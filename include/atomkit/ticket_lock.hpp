@@ -84,7 +84,7 @@ class basic_ticket_lock {
       wake_slot(next);      // the new owner, if it went to sleep
       wake_slot(next + 1);  // the one after it: let it be spinning when its turn comes
       detail::wake_generation(watchers_.generation, watchers_.sleepers, detail::wake_all_count,
-                              false);
+                              detail::sharing::process_private);
     }
     detail::tsan::post_unlock(this, 0);
   }
@@ -108,7 +108,8 @@ class basic_ticket_lock {
   // After the light barrier in unlock().
   void wake_slot(std::uint32_t ticket) noexcept {
     slot& s = slots_[ticket % slot_count];
-    detail::wake_generation(s.generation, s.sleepers, detail::wake_all_count, false);
+    detail::wake_generation(s.generation, s.sleepers, detail::wake_all_count,
+                            detail::sharing::process_private);
   }
 
   bool try_acquire() noexcept {
@@ -135,7 +136,7 @@ class basic_ticket_lock {
           if (serving == ticket) return detail::attempt::success();
           return detail::attempt::retry(gen, /*spin=*/ticket - serving == 1);
         },
-        detail::deadline::never(), false, handshake);
+        detail::deadline::never(), detail::sharing::process_private, handshake);
   }
 
   bool try_lock_timed(const detail::deadline& dl) noexcept {
@@ -148,7 +149,7 @@ class basic_ticket_lock {
               const std::uint32_t gen = watchers_.generation.load(std::memory_order_acquire);
               return try_acquire() ? detail::attempt::success() : detail::attempt::retry(gen);
             },
-            dl, false, handshake);
+            dl, detail::sharing::process_private, handshake);
     });
   }
 

@@ -42,7 +42,7 @@ inline wait_status wait_word(const std::atomic<std::uint32_t>& word, std::uint32
   wait_status st = wait_status::woken;
   // acquire: pairs with the waker's store, so what it wrote before is visible on return.
   if (word.load(std::memory_order_acquire) == expected) {
-    st = sleep_on(word, expected, dl, false);
+    st = sleep_on(word, expected, dl, sharing::process_private);
   }
   // relaxed: the count is only a hint for wakers (see await()).
   sleepers.fetch_sub(1, std::memory_order_relaxed);

@@ -39,6 +39,10 @@ enum class wait_status { woken, timed_out };
 
 namespace detail {
 
+// Whether a primitive's words may be shared between processes (futex without the private flag,
+// and the symmetric handshake: membarrier does not reach other processes).
+enum class sharing { process_private, process_shared };
+
 // How a releaser and a thread going to sleep close the store/load window (store_load.hpp):
 // asymmetric (the default) puts the whole cost on the sleeper (membarrier) and none on the release
 // path; symmetric puts a seq_cst fence on both sides, for primitives whose waiters go to sleep on
@@ -92,7 +96,8 @@ attempt attempt_in(Try& try_once, wait_phase phase) noexcept {
 // One futex sleep while word == expected, bounded by the deadline. Spurious returns are allowed.
 template <class Word>
 wait_status sleep_on(const Word& word, std::uint32_t expected, const deadline& dl,
-                     bool shared) noexcept {
+                     sharing scope) noexcept {
+  const bool shared = scope == sharing::process_shared;
   if (dl.infinite()) {
     futex_wait(word, expected, nullptr, shared);
     return wait_status::woken;
@@ -149,10 +154,10 @@ inline constexpr wait_profile capped(const wait_profile& p) noexcept {
 // time-out). try_once must read `word` before it checks its condition, and report what it read.
 template <class Wait, class Try>
 bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, Try&& try_once,
-           const deadline& dl, bool shared = false, handshake hs = handshake::asymmetric,
+           const deadline& dl, sharing scope = sharing::process_private, handshake hs = handshake::asymmetric,
            const wait_profile& requested = {}) noexcept {
   const wait_profile profile = capped(requested);
-  const bool symmetric = shared || hs == handshake::symmetric;
+  const bool symmetric = scope == sharing::process_shared || hs == handshake::symmetric;
   // Set while this waiter has cleared a wake claim and not yet re-checked behind the heavy
   // barrier: it must not give up on a failed plain attempt then (see clear_wake_claim).
   bool recheck_before_giving_up = false;
@@ -199,7 +204,7 @@ bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, T
         a = attempt_in(try_once, wait_phase::sleep);
       }
       const bool timed_out =
-          !a.done && sleep_on(word, a.observed, dl, shared) == wait_status::timed_out;
+          !a.done && sleep_on(word, a.observed, dl, scope) == wait_status::timed_out;
       recheck_before_giving_up = leave_sleepers(sleepers);
       if (a.done) return true;
       if (timed_out) return last_attempt(wait_phase::spin);
@@ -211,12 +216,12 @@ bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, T
 // system call when none sleeps.
 template <class Wait, class Word>
 void notify(const Word& word, const atomic<std::uint32_t>& sleepers, int count,
-            bool shared = false, handshake hs = handshake::asymmetric) noexcept {
+            sharing scope = sharing::process_private, handshake hs = handshake::asymmetric) noexcept {
   if constexpr (Wait::sleeps) {
-    light_barrier(shared || hs == handshake::symmetric);
+    light_barrier(scope == sharing::process_shared || hs == handshake::symmetric);
     // relaxed: ordered after the caller's state change by the light barrier (store_load.hpp).
     if (ATOMKIT_UNLIKELY(sleepers.load(std::memory_order_relaxed) != 0)) {
-      futex_wake(word, count, shared);
+      futex_wake(word, count, scope == sharing::process_shared);
     }
   }
 }
@@ -224,12 +229,12 @@ void notify(const Word& word, const atomic<std::uint32_t>& sleepers, int count,
 // The second half of notify_generation, for a caller that issued the light barrier itself (once
 // for several words): if anyone sleeps, advance the generation, then wake up to `count` of them.
 inline void wake_generation(atomic<std::uint32_t>& generation, const atomic<std::uint32_t>& sleepers,
-                            int count, bool shared) noexcept {
+                            int count, sharing scope) noexcept {
   // relaxed: ordered after the caller's state change by the caller's light barrier.
   if (ATOMKIT_UNLIKELY(sleepers.load(std::memory_order_relaxed) != 0)) {
     // release: a waiter that reads the new generation (acquire) also sees the state change.
     generation.fetch_add(1, std::memory_order_release);
-    futex_wake(generation, count, shared);
+    futex_wake(generation, count, scope == sharing::process_shared);
   }
 }
 
@@ -237,11 +242,11 @@ inline void wake_generation(atomic<std::uint32_t>& generation, const atomic<std:
 // anyone sleeps, advance the generation, then wake up to `count` of them.
 template <class Wait>
 void notify_generation(atomic<std::uint32_t>& generation, const atomic<std::uint32_t>& sleepers,
-                       int count, bool shared = false,
+                       int count, sharing scope = sharing::process_private,
                        handshake hs = handshake::asymmetric) noexcept {
   if constexpr (Wait::sleeps) {
-    light_barrier(shared || hs == handshake::symmetric);
-    wake_generation(generation, sleepers, count, shared);
+    light_barrier(scope == sharing::process_shared || hs == handshake::symmetric);
+    wake_generation(generation, sleepers, count, scope);
   }
 }
 
@@ -264,9 +269,9 @@ void notify_generation(atomic<std::uint32_t>& generation, const atomic<std::uint
 // sleeper that could sleep on an old generation was woken by the bump.
 template <class Wait>
 void notify_one_pending(atomic<std::uint32_t>& generation, atomic<std::uint32_t>& sleepers,
-                        bool shared = false, handshake hs = handshake::asymmetric) noexcept {
+                        sharing scope = sharing::process_private, handshake hs = handshake::asymmetric) noexcept {
   if constexpr (Wait::sleeps) {
-    light_barrier(shared || hs == handshake::symmetric);
+    light_barrier(scope == sharing::process_shared || hs == handshake::symmetric);
     // relaxed: ordered after the caller's state change by the light barrier (store_load.hpp).
     std::uint32_t s = sleepers.load(std::memory_order_relaxed);
     do {
@@ -276,7 +281,7 @@ void notify_one_pending(atomic<std::uint32_t>& generation, atomic<std::uint32_t>
                                              std::memory_order_relaxed));
     // seq_cst: after the claim; a sleeper that reads the new value (acquire) also sees the state.
     generation.fetch_add(1, std::memory_order_seq_cst);
-    futex_wake(generation, 1, shared);
+    futex_wake(generation, 1, scope == sharing::process_shared);
   }
 }
 
