@@ -45,12 +45,11 @@ int main() {
   for (int t = 0; t < threads; ++t) {
     downloaders.emplace_back([&] {
       for (int f = 0; f < files_per_thread; ++f) {
-        slots.acquire();  // Python's `with slots:` (semaphore_guard does both halves)
+        atomkit::semaphore_guard slot(slots);  // Python's `with slots:`
         raise_max(max_in_flight, in_flight.fetch_add(1) + 1);
         std::this_thread::sleep_for(1ms);  // the "download": work, not synchronization
         in_flight.fetch_sub(1);
         done.fetch_add(1);
-        slots.release();
       }
     });
   }
