@@ -57,6 +57,7 @@
 #include <atomkit/detail/atomic.hpp>
 #include <atomkit/detail/config.hpp>
 #include <atomkit/detail/deadline.hpp>
+#include <atomkit/detail/timed.hpp>
 #include <atomkit/detail/error.hpp>
 #include <atomkit/detail/wait_engine.hpp>
 
@@ -164,14 +165,7 @@ class barrier {
   // Arrives, and leaves the party: later phases expect one arrival fewer. Lock-free.
   void arrive_and_drop() { (void)arrive_impl(1, true); }
 
-  template <class Rep, class Period>
-  bool arrive_and_wait_for(const std::chrono::duration<Rep, Period>& d) {
-    return arrive_and_wait_timed(detail::deadline::after(d));
-  }
-  template <class Clock, class Duration>
-  bool arrive_and_wait_until(const std::chrono::time_point<Clock, Duration>& tp) {
-    return arrive_and_wait_timed(detail::deadline::at(tp));
-  }
+  ATOMKIT_DETAIL_TIMED_FORMS(bool, arrive_and_wait, arrive_and_wait_timed)
 
   void abort() noexcept {
     // acq_rel: ordered with arrivals (acquire their effects, publish the break to later ones).

@@ -20,6 +20,7 @@
 #include <atomkit/detail/atomic.hpp>
 #include <atomkit/detail/config.hpp>
 #include <atomkit/detail/deadline.hpp>
+#include <atomkit/detail/timed.hpp>
 #include <atomkit/detail/wait_engine.hpp>
 
 #include <chrono>
@@ -59,14 +60,7 @@ class basic_event {
 
   void wait() const noexcept { wait_impl(detail::deadline::never()); }
 
-  template <class Rep, class Period>
-  bool wait_for(const std::chrono::duration<Rep, Period>& d) const noexcept {
-    return wait_impl(detail::deadline::after(d));
-  }
-  template <class Clock, class Duration>
-  bool wait_until(const std::chrono::time_point<Clock, Duration>& tp) const noexcept {
-    return wait_impl(detail::deadline::at(tp));
-  }
+  ATOMKIT_DETAIL_TIMED_FORMS(bool, wait, wait_impl, const noexcept)
 
  private:
   static constexpr std::uint32_t flag = 1;

@@ -75,6 +75,7 @@
 #include <atomkit/detail/atomic.hpp>
 #include <atomkit/detail/config.hpp>
 #include <atomkit/detail/deadline.hpp>
+#include <atomkit/detail/timed.hpp>
 #include <atomkit/detail/error.hpp>
 #include <atomkit/detail/queue_common.hpp>
 #include <atomkit/detail/wait_engine.hpp>
@@ -194,34 +195,8 @@ class mpmc_queue {
   // deadline, holding no ticket meanwhile: success, closed, or timeout; never busy. A push keeps
   // the value unless it returns success.
 
-  template <class Rep, class Period>
-  queue_status try_push_for(T&& v, const std::chrono::duration<Rep, Period>& d) noexcept {
-    return push_timed(v, detail::deadline::after(d));
-  }
-  template <class Rep, class Period>
-  queue_status try_push_for(const T& v, const std::chrono::duration<Rep, Period>& d) noexcept(
-      std::is_nothrow_copy_constructible_v<T>) {
-    T copy(v);
-    return push_timed(copy, detail::deadline::after(d));
-  }
-  template <class Clock, class Duration>
-  queue_status try_push_until(T&& v, const std::chrono::time_point<Clock, Duration>& tp) noexcept {
-    return push_timed(v, detail::deadline::at(tp));
-  }
-  template <class Clock, class Duration>
-  queue_status try_push_until(const T& v, const std::chrono::time_point<Clock, Duration>& tp) noexcept(
-      std::is_nothrow_copy_constructible_v<T>) {
-    T copy(v);
-    return push_timed(copy, detail::deadline::at(tp));
-  }
-  template <class Rep, class Period>
-  queue_status try_pop_for(T& out, const std::chrono::duration<Rep, Period>& d) noexcept {
-    return pop_timed(out, detail::deadline::after(d));
-  }
-  template <class Clock, class Duration>
-  queue_status try_pop_until(T& out, const std::chrono::time_point<Clock, Duration>& tp) noexcept {
-    return pop_timed(out, detail::deadline::at(tp));
-  }
+  ATOMKIT_DETAIL_TIMED_PUSH_FORMS(try_push, push_timed)
+  ATOMKIT_DETAIL_TIMED_POP_FORMS(try_pop, pop_timed)
 
   // ---- close and observers -----------------------------------------------------------------
 

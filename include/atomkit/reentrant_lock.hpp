@@ -57,6 +57,7 @@
 #include <atomkit/detail/atomic.hpp>
 #include <atomkit/detail/config.hpp>
 #include <atomkit/detail/deadline.hpp>
+#include <atomkit/detail/timed.hpp>
 #include <atomkit/detail/error.hpp>
 #include <atomkit/detail/fence.hpp>
 #include <atomkit/detail/os.hpp>
@@ -107,14 +108,7 @@ class basic_reentrant_lock {
     });
   }
 
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    return try_lock_timed(detail::deadline::after(d));
-  }
-  template <class Clock, class Duration>
-  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& tp) {
-    return try_lock_timed(detail::deadline::at(tp));
-  }
+  ATOMKIT_DETAIL_TIMED_FORMS(bool, try_lock, try_lock_timed)
 
   void unlock() {
     // relaxed: a thread reads its own id here only if it stored it itself (see is_owner).

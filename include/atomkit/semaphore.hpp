@@ -32,6 +32,7 @@
 #include <atomkit/detail/atomic.hpp>
 #include <atomkit/detail/config.hpp>
 #include <atomkit/detail/deadline.hpp>
+#include <atomkit/detail/timed.hpp>
 #include <atomkit/detail/error.hpp>
 #include <atomkit/detail/wait_engine.hpp>
 
@@ -187,14 +188,7 @@ class counting_semaphore {
   void acquire() noexcept { core_.acquire(); }            // blocking
   bool try_acquire() noexcept { return core_.try_acquire(); }  // lock-free; no spurious failure
 
-  template <class Rep, class Period>
-  bool try_acquire_for(const std::chrono::duration<Rep, Period>& d) noexcept {
-    return core_.acquire_until(detail::deadline::after(d));
-  }
-  template <class Clock, class Duration>
-  bool try_acquire_until(const std::chrono::time_point<Clock, Duration>& tp) noexcept {
-    return core_.acquire_until(detail::deadline::at(tp));
-  }
+  ATOMKIT_DETAIL_TIMED_FORMS(bool, try_acquire, core_.acquire_until, noexcept)
 
   [[nodiscard]] std::ptrdiff_t available() const noexcept { return core_.available(); }
 
@@ -227,14 +221,7 @@ class basic_bounded_semaphore {
   void acquire() noexcept { core_.acquire(); }
   bool try_acquire() noexcept { return core_.try_acquire(); }
 
-  template <class Rep, class Period>
-  bool try_acquire_for(const std::chrono::duration<Rep, Period>& d) noexcept {
-    return core_.acquire_until(detail::deadline::after(d));
-  }
-  template <class Clock, class Duration>
-  bool try_acquire_until(const std::chrono::time_point<Clock, Duration>& tp) noexcept {
-    return core_.acquire_until(detail::deadline::at(tp));
-  }
+  ATOMKIT_DETAIL_TIMED_FORMS(bool, try_acquire, core_.acquire_until, noexcept)
 
   [[nodiscard]] std::ptrdiff_t available() const noexcept { return core_.available(); }
 

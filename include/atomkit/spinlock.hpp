@@ -10,6 +10,7 @@
 
 #include <atomkit/detail/config.hpp>
 #include <atomkit/detail/deadline.hpp>
+#include <atomkit/detail/timed.hpp>
 #include <atomkit/detail/error.hpp>
 #include <atomkit/detail/lock_word.hpp>
 #include <atomkit/detail/tsan.hpp>
@@ -43,14 +44,7 @@ class basic_spinlock {
     return detail::tsan::try_lock_bracket(this, [this] { return word_.try_lock(); });
   }
 
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) noexcept {
-    return try_lock_timed(detail::deadline::after(d));
-  }
-  template <class Clock, class Duration>
-  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& tp) noexcept {
-    return try_lock_timed(detail::deadline::at(tp));
-  }
+  ATOMKIT_DETAIL_TIMED_FORMS(bool, try_lock, try_lock_timed, noexcept)
 
   void unlock() {
     // A check on our own line for the single-thread misuse "unlock while free".

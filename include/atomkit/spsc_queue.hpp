@@ -39,6 +39,7 @@
 #include <atomkit/detail/atomic.hpp>
 #include <atomkit/detail/config.hpp>
 #include <atomkit/detail/deadline.hpp>
+#include <atomkit/detail/timed.hpp>
 #include <atomkit/detail/error.hpp>
 #include <atomkit/detail/queue_common.hpp>
 #include <atomkit/detail/store_load.hpp>
@@ -110,39 +111,13 @@ class spsc_queue {
       return push_impl(copy, detail::deadline::never(), false);
     }
   }
-  template <class Rep, class Period>
-  queue_status try_push_for(T&& v, const std::chrono::duration<Rep, Period>& d) noexcept {
-    return push_impl(v, detail::deadline::after(d), true);
-  }
-  template <class Rep, class Period>
-  queue_status try_push_for(const T& v, const std::chrono::duration<Rep, Period>& d) noexcept(
-      std::is_nothrow_copy_constructible_v<T>) {
-    T copy(v);
-    return push_impl(copy, detail::deadline::after(d), true);
-  }
-  template <class Clock, class Duration>
-  queue_status try_push_until(T&& v, const std::chrono::time_point<Clock, Duration>& tp) noexcept {
-    return push_impl(v, detail::deadline::at(tp), true);
-  }
-  template <class Clock, class Duration>
-  queue_status try_push_until(const T& v, const std::chrono::time_point<Clock, Duration>& tp) noexcept(
-      std::is_nothrow_copy_constructible_v<T>) {
-    T copy(v);
-    return push_impl(copy, detail::deadline::at(tp), true);
-  }
+  ATOMKIT_DETAIL_TIMED_PUSH_FORMS(try_push, push_timed)
 
   // ---- consumer ----------------------------------------------------------------------------
 
   queue_status pop(T& out) noexcept { return pop_impl(out, detail::deadline::never(), true); }
   queue_status try_pop(T& out) noexcept { return pop_impl(out, detail::deadline::never(), false); }
-  template <class Rep, class Period>
-  queue_status try_pop_for(T& out, const std::chrono::duration<Rep, Period>& d) noexcept {
-    return pop_impl(out, detail::deadline::after(d), true);
-  }
-  template <class Clock, class Duration>
-  queue_status try_pop_until(T& out, const std::chrono::time_point<Clock, Duration>& tp) noexcept {
-    return pop_impl(out, detail::deadline::at(tp), true);
-  }
+  ATOMKIT_DETAIL_TIMED_POP_FORMS(try_pop, pop_timed)
 
   // ---- any thread --------------------------------------------------------------------------
 
@@ -231,6 +206,14 @@ class spsc_queue {
     // release: a watcher that reads the new generation (acquire) sees the state change.
     w.generation.fetch_add(1, std::memory_order_release);
     detail::notify<Wait>(w.generation, w.sleepers, detail::wake_all_count);
+  }
+
+  template <class V>
+  queue_status push_timed(V& v, const detail::deadline& dl) noexcept {
+    return push_impl(v, dl, true);
+  }
+  queue_status pop_timed(T& out, const detail::deadline& dl) noexcept {
+    return pop_impl(out, dl, true);
   }
 
   template <class V>

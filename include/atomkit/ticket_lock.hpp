@@ -20,6 +20,7 @@
 #include <atomkit/detail/atomic.hpp>
 #include <atomkit/detail/config.hpp>
 #include <atomkit/detail/deadline.hpp>
+#include <atomkit/detail/timed.hpp>
 #include <atomkit/detail/error.hpp>
 #include <atomkit/detail/tsan.hpp>
 #include <atomkit/detail/wait_engine.hpp>
@@ -57,14 +58,7 @@ class basic_ticket_lock {
     return detail::tsan::try_lock_bracket(this, [this] { return try_acquire(); });
   }
 
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) noexcept {
-    return try_lock_timed(detail::deadline::after(d));
-  }
-  template <class Clock, class Duration>
-  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& tp) noexcept {
-    return try_lock_timed(detail::deadline::at(tp));
-  }
+  ATOMKIT_DETAIL_TIMED_FORMS(bool, try_lock, try_lock_timed, noexcept)
 
   void unlock() {
     // relaxed: only the holder writes serving_, so this reads our own last value.

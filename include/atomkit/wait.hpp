@@ -34,11 +34,12 @@ inline atomic<std::uint32_t>& sleepers_for(const void* word) noexcept {
 
 inline wait_status wait_word(const std::atomic<std::uint32_t>& word, std::uint32_t expected,
                              const deadline& dl) noexcept {
+  if (dl.passed()) return wait_status::timed_out;
   atomic<std::uint32_t>& sleepers = sleepers_for(&word);
   // relaxed: ordered before the word's re-check by the heavy barrier; together they are the
   // sleeper's half of the handshake with wake_one/wake_all (store_load.hpp).
   sleepers.fetch_add(1, std::memory_order_relaxed);
-  heavy_barrier(false);
+  heavy_barrier(/*symmetric=*/false);
   wait_status st = wait_status::woken;
   // acquire: pairs with the waker's store, so what it wrote before is visible on return.
   if (word.load(std::memory_order_acquire) == expected) {
@@ -54,17 +55,13 @@ inline wait_status wait_word(const std::atomic<std::uint32_t>& word, std::uint32
 template <class Clock, class Duration>
 wait_status wait_until(const std::atomic<std::uint32_t>& word, std::uint32_t expected,
                        const std::chrono::time_point<Clock, Duration>& deadline) noexcept {
-  const auto dl = detail::deadline::at(deadline);
-  if (dl.passed()) return wait_status::timed_out;
-  return detail::wait_word(word, expected, dl);
+  return detail::wait_word(word, expected, detail::deadline::at(deadline));
 }
 
 template <class Rep, class Period>
 wait_status wait_for(const std::atomic<std::uint32_t>& word, std::uint32_t expected,
                      const std::chrono::duration<Rep, Period>& d) noexcept {
-  const auto dl = detail::deadline::after(d);
-  if (dl.passed()) return wait_status::timed_out;
-  return detail::wait_word(word, expected, dl);
+  return detail::wait_word(word, expected, detail::deadline::after(d));
 }
 
 inline void wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
