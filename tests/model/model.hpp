@@ -49,12 +49,17 @@ struct injection {
   static void disarm() { injection{}.arm(); }
 };
 
+// Which schedulers run an entry: a suite too large for the exhaustive context-bounded search runs
+// under the random scheduler only, beside a smaller instance that runs under both.
+enum modes : unsigned { random_only = 1, bound_only = 2, both_modes = 3 };
+
 struct entry {
   std::string name;
   std::function<bool(rl::test_params&)> run;  // Relacy's verdict: true = no failure found
   bool control = false;
   injection bug;
   unsigned iteration_divisor = 1;  // for slow suites: run fewer random iterations
+  unsigned modes = both_modes;     // the schedulers that run it (enum modes)
 };
 
 inline std::vector<entry>& registry() {
@@ -63,15 +68,16 @@ inline std::vector<entry>& registry() {
 }
 
 template <class Suite>
-void check(std::string name, unsigned iteration_divisor = 1) {
+void check(std::string name, unsigned iteration_divisor = 1, unsigned modes = both_modes) {
   registry().push_back({std::move(name), [](rl::test_params& p) { return rl::simulate<Suite>(p); },
-                        false, {}, iteration_divisor});
+                        false, {}, iteration_divisor, modes});
 }
 
 template <class Suite>
-void control(std::string name, injection bug, unsigned iteration_divisor = 1) {
+void control(std::string name, injection bug, unsigned iteration_divisor = 1,
+             unsigned modes = both_modes) {
   registry().push_back({std::move(name), [](rl::test_params& p) { return rl::simulate<Suite>(p); },
-                        true, bug, iteration_divisor});
+                        true, bug, iteration_divisor, modes});
 }
 
 // Base for suites: resets the model clock at the start of every execution.
@@ -122,10 +128,12 @@ inline int run_all(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "random";
   const unsigned long n = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 100000;
   const char* filter = argc > 3 ? argv[3] : nullptr;
+  const unsigned this_mode = mode == "bound" ? bound_only : random_only;
   int failed = 0;
   int passed = 0;
   for (const entry& e : registry()) {
     if (filter != nullptr && e.name.find(filter) == std::string::npos) continue;
+    if ((e.modes & this_mode) == 0) continue;
     rl::test_params p;
     file_buf report;
     std::ostream out(&report);
