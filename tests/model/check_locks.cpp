@@ -109,23 +109,23 @@ const bool registered = [] {
   model::check<lock_suite<spin, 3, 2>>("spinlock: 3 threads x 2");
   model::check<timed_lock_suite<spin, 3>>("spinlock: timed, try and blocking, 3 threads");
   model::check<timed_lock_suite<spin, 2>>("spinlock: timed, try and blocking, 2 threads", 1,
-                                          model::bound_mode);
+                                          model::bound_only);
   model::check<lock_suite<atomkit::busy_spinlock, 2, 2>>("busy_spinlock: 2 threads x 2");
   model::check<lock_suite<ticket, 2, 3>>("ticket_lock: 2 threads x 3");
-  model::check<lock_suite<ticket, 3, 2>>("ticket_lock: 3 threads x 2", 1, model::random_mode);
-  model::check<lock_suite<ticket, 3, 1>>("ticket_lock: 3 threads x 1", 1, model::bound_mode);
+  model::check<lock_suite<ticket, 3, 2>>("ticket_lock: 3 threads x 2", 1, model::random_only);
+  model::check<lock_suite<ticket, 3, 1>>("ticket_lock: 3 threads x 1", 1, model::bound_only);
   model::check<timed_lock_suite<ticket, 3>>("ticket_lock: timed, try and blocking, 3 threads", 1,
-                                            model::random_mode);
+                                            model::random_only);
   model::check<timed_lock_suite<ticket, 2>>("ticket_lock: timed, try and blocking, 2 threads", 1,
-                                            model::bound_mode);
+                                            model::bound_only);
   model::check<reentrant_suite<3>>("reentrant_lock: nesting, 2 writers, optimistic reader", 1,
-                                   model::random_mode);
+                                   model::random_only);
   model::check<reentrant_suite<2>>("reentrant_lock: nesting, writer, optimistic reader", 1,
-                                   model::bound_mode);
+                                   model::bound_only);
   model::check<timed_lock_suite<atomkit::reentrant_lock, 3>>(
-      "reentrant_lock: timed, try and blocking, 3 threads", 1, model::random_mode);
+      "reentrant_lock: timed, try and blocking, 3 threads", 1, model::random_only);
   model::check<timed_lock_suite<atomkit::reentrant_lock, 2>>(
-      "reentrant_lock: timed, try and blocking, 2 threads", 1, model::bound_mode);
+      "reentrant_lock: timed, try and blocking, 2 threads", 1, model::bound_only);
 
   model::injection relaxed_unlock;
   relaxed_unlock.function = "unlock";
