@@ -363,10 +363,14 @@ class barrier {
     if ((w & phase_mask) != phase) return outcome::passed;
     if ((w & word_broken) == 0) return outcome::timed_out;  // "not yet"
     // Broken while the word still shows our phase. If the state already moved on, our phase
-    // completed (an abort() raced the completion): we passed.
-    // acquire: pairs with complete_phase's release CAS.
-    return phase_of(state_.load(std::memory_order_acquire)) != phase ? outcome::passed
-                                                                     : outcome::broken;
+    // completed (an abort() raced the completion): we passed. If our phase is still completing
+    // (the last arrival came before the break), it will complete: "not yet", and the end of the
+    // completion changes the word, which wakes us (the model check's abort-race suite).
+    // acquire: pairs with complete_phase's release CAS, and with the arrivals' CAS that set the
+    // completing bit (read by abort()'s RMW, which our read of the broken word follows).
+    const std::uint64_t s = state_.load(std::memory_order_acquire);
+    if (phase_of(s) != phase) return outcome::passed;
+    return (s & completing_bit) != 0 ? outcome::timed_out : outcome::broken;
   }
 
   // With more parties than CPUs, the arrivals a waiter waits for need its CPU: spinning only
