@@ -159,10 +159,10 @@ class mpmc_queue {
       // relaxed: the RMW alone makes tickets unique; the slot's turn orders the data.
       const std::uint64_t h = head_.fetch_add(1, std::memory_order_relaxed);
       const where w = locate(h);
-      const std::uint32_t want = (w.lap2 + 1) & seq_mask;
+      const std::uint32_t want = (w.empty_turn + 1) & seq_mask;
       // acquire: pairs with the producer's release store of the turn: the element is visible.
       if (ATOMKIT_UNLIKELY((w.s->turn.load(std::memory_order_acquire) & seq_mask) != want)) {
-        const take r = await_element(*w.s, want, h, w.lap2 >> 1);
+        const take r = await_element(*w.s, want, h, w.empty_turn >> 1);
         if (r == take::hole) continue;
         if (r == take::closed) return queue_status::closed;
       }
@@ -213,7 +213,7 @@ class mpmc_queue {
       slot& s = slots_[i];
       // acq_rel: changes every turn word, so that a waiter that read the old value and did not
       // see close_ticket_ cannot sleep through this (its futex_wait finds the word changed).
-      s.turn.fetch_or(close_flip, std::memory_order_acq_rel);
+      s.turn.fetch_or(closed_turn_bit, std::memory_order_acq_rel);
       detail::notify<Wait>(s.turn, s.sleepers, detail::wake_all_count);
     }
     wake_watchers(pop_watch_, true);
@@ -247,15 +247,15 @@ class mpmc_queue {
   static constexpr std::uint64_t not_closed = ~std::uint64_t{0};
   static constexpr std::uint32_t seq_mask = 0x7fffffffu;
   static constexpr std::uint32_t lap_mask = seq_mask >> 1;
-  static constexpr std::uint32_t close_flip = 0x80000000u;
-  static constexpr std::uint32_t marked = 0x80000000u;  // in `abandoned`: a lap is recorded
+  static constexpr std::uint32_t closed_turn_bit = 0x80000000u;
+  static constexpr std::uint32_t abandoned_set = 0x80000000u;  // in `abandoned`: a lap is recorded
   static constexpr std::size_t max_capacity = std::size_t{1} << 40;
 
   // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): `data` is raw storage, built in place
   struct slot_fields {
     detail::atomic<std::uint32_t> turn{0};       // futex word: see the file comment
     detail::atomic<std::uint32_t> sleepers{0};   // waiters asleep on turn
-    detail::atomic<std::uint32_t> abandoned{0};  // marked | first lap given up after close
+    detail::atomic<std::uint32_t> abandoned{0};  // abandoned_set | first lap given up after close
     detail::element_storage<T> data;
   };
   static constexpr std::size_t slot_align =
@@ -278,7 +278,7 @@ class mpmc_queue {
   };
   struct where {
     slot* s;
-    std::uint32_t lap2;  // 2 * lap, modulo 2^31
+    std::uint32_t empty_turn;  // the slot's turn while it waits for this lap's push: 2 * lap mod 2^31
   };
   struct alignas(detail::pad_size) watch {
     detail::atomic<std::uint32_t> generation{0};  // futex word: advanced when watchers may go on
@@ -317,8 +317,8 @@ class mpmc_queue {
     const where w = locate(t);
     // acquire: pairs with the release store of the consumer that emptied this slot last lap, so
     // its reads of the old element happen before our write.
-    if (ATOMKIT_UNLIKELY((w.s->turn.load(std::memory_order_acquire) & seq_mask) != w.lap2)) {
-      if (!await_space(*w.s, w.lap2)) return queue_status::closed;
+    if (ATOMKIT_UNLIKELY((w.s->turn.load(std::memory_order_acquire) & seq_mask) != w.empty_turn)) {
+      if (!await_space(*w.s, w.empty_turn)) return queue_status::closed;
     }
     if constexpr (std::is_same_v<V, T>) {
       w.s->data.construct(std::move(v));
@@ -326,7 +326,7 @@ class mpmc_queue {
       w.s->data.construct(v);  // const T&, nothrow copy
     }
     // release: publishes the element to the consumer's acquire load of the turn.
-    w.s->turn.store((w.lap2 + 1) & seq_mask, std::memory_order_release);
+    w.s->turn.store((w.empty_turn + 1) & seq_mask, std::memory_order_release);
     detail::notify<Wait>(w.s->turn, w.s->sleepers, detail::wake_all_count);
     wake_watchers(pop_watch_, false);
     return queue_status::success;
@@ -397,10 +397,10 @@ class mpmc_queue {
   void abandon(slot& s, std::uint32_t lap) noexcept {
     // relaxed: the CAS below decides; a stale value only costs a retry.
     std::uint32_t cur = s.abandoned.load(std::memory_order_relaxed);
-    while (!(cur & marked) || lap_before(lap, cur & lap_mask)) {
+    while (!(cur & abandoned_set) || lap_before(lap, cur & lap_mask)) {
       // release: pairs with the acquire load in await_element (no data rides on it, but the
       // consumer must see the mark together with the generation bump below).
-      if (s.abandoned.compare_exchange_weak(cur, marked | lap, std::memory_order_release,
+      if (s.abandoned.compare_exchange_weak(cur, abandoned_set | lap, std::memory_order_release,
                                             std::memory_order_relaxed)) {
         break;
       }
@@ -432,7 +432,7 @@ class mpmc_queue {
           }
           // acquire: pairs with the release CAS in abandon().
           const std::uint32_t a = s.abandoned.load(std::memory_order_acquire);
-          if ((a & marked) && !lap_before(lap, a & lap_mask)) {
+          if ((a & abandoned_set) && !lap_before(lap, a & lap_mask)) {
             result = take::hole;
             return detail::attempt::success();
           }
@@ -452,7 +452,7 @@ class mpmc_queue {
     if (t & closed_bit) return probe::closed;
     const where first = locate(t);
     // relaxed here, acquire in fill(): this load only decides whether to claim.
-    if ((first.s->turn.load(std::memory_order_relaxed) & seq_mask) == first.lap2) return probe::ready;
+    if ((first.s->turn.load(std::memory_order_relaxed) & seq_mask) == first.empty_turn) return probe::ready;
     // Slow path. acquire on each load below: keeps the loads after it in program order, which the
     // snapshot argument above needs (no data is read through them).
     t = tail_.load(std::memory_order_acquire);
@@ -463,7 +463,7 @@ class mpmc_queue {
       if (h + cap_ <= t) return probe::none;
       // acquire: as above (fill() reloads it with acquire before it writes).
       const std::uint32_t x = w.s->turn.load(std::memory_order_acquire) & seq_mask;
-      if (x == w.lap2) return probe::ready;
+      if (x == w.empty_turn) return probe::ready;
       const std::uint64_t now = tail_.load(std::memory_order_acquire);  // acquire: as above
       if (now == t) return probe::busy;
       t = now;  // ticket t was claimed meanwhile: classify the next one
@@ -482,7 +482,7 @@ class mpmc_queue {
   probe probe_pop(std::uint64_t& h, where& w) const noexcept {
     w = locate(h);
     // acquire: pairs with the producer's release store of the turn: the element is visible.
-    if ((w.s->turn.load(std::memory_order_acquire) & seq_mask) == ((w.lap2 + 1) & seq_mask)) {
+    if ((w.s->turn.load(std::memory_order_acquire) & seq_mask) == ((w.empty_turn + 1) & seq_mask)) {
       return probe::ready;
     }
     // Slow path. acquire on each load below: keeps the loads after it in program order, which the
@@ -490,7 +490,7 @@ class mpmc_queue {
     h = head_.load(std::memory_order_acquire);
     for (;;) {
       w = locate(h);
-      const std::uint32_t want = (w.lap2 + 1) & seq_mask;
+      const std::uint32_t want = (w.empty_turn + 1) & seq_mask;
       const std::uint64_t t = tail_.load(std::memory_order_acquire);  // acquire: as above
       if ((t & ~closed_bit) <= h) return (t & closed_bit) ? probe::closed : probe::none;
       // acquire: pairs with close()'s release store; a known boundary at or below h means drained.
@@ -499,7 +499,7 @@ class mpmc_queue {
       if (t & closed_bit) {
         // acquire: pairs with the release CAS in abandon().
         const std::uint32_t a = w.s->abandoned.load(std::memory_order_acquire);
-        if ((a & marked) && !lap_before(w.lap2 >> 1, a & lap_mask)) return probe::hole;
+        if ((a & abandoned_set) && !lap_before(w.empty_turn >> 1, a & lap_mask)) return probe::hole;
       }
       // acquire: pairs with the producer's release store of the turn, as above.
       const std::uint32_t x = w.s->turn.load(std::memory_order_acquire) & seq_mask;
@@ -562,7 +562,7 @@ class mpmc_queue {
       if (head_.compare_exchange_strong(h, h + 1, std::memory_order_relaxed,
                                         std::memory_order_relaxed)) {
         if (p == probe::ready) {
-          take_element(*w.s, (w.lap2 + 1) & seq_mask, out);
+          take_element(*w.s, (w.empty_turn + 1) & seq_mask, out);
           return queue_status::success;
         }
         ++h;  // a hole, now skipped: on to the next ticket
