@@ -1,5 +1,8 @@
 // atomkit/barrier.hpp: std::barrier semantics plus Python's breaking rules (threading.Barrier).
 //
+// Usage: atomkit::barrier<> sync(4); /* in each of 4 threads: */ sync.arrive_and_wait();
+// Reference: docs/coordination.md
+//
 // State. One 64-bit atomic `state_` holds [broken:1][phase:31][completing:1][remaining:31]: every
 // arrival is one compare-and-swap on it, so arriving, completing and breaking are ordered against
 // each other. Waiters sleep on a separate 32-bit futex word `phase_word_` = [broken:1][phase:31],
@@ -245,6 +248,8 @@ class barrier {
   static constexpr std::uint64_t broken_bit = std::uint64_t{1} << 63;
   static constexpr std::uint64_t completing_bit = std::uint64_t{1} << 31;
   static constexpr std::uint64_t remaining_mask = completing_bit - 1;
+  static_assert(static_cast<std::uint64_t>(INT32_MAX) <= remaining_mask,
+                "every party count up to max() fits the remaining field");
   // phase_word_: [broken:1][phase:31]; the phase is state_'s, the broken bit published after it.
   static constexpr std::uint32_t word_broken = std::uint32_t{1} << 31;
   static constexpr std::uint32_t phase_mask = word_broken - 1;

@@ -1,5 +1,8 @@
 // atomkit/event.hpp: Python's threading.Event.
 //
+// Usage: atomkit::event ready; /* server: */ ready.set(); /* client: */ ready.wait_for(5s);
+// Reference: docs/coordination.md
+//
 // One 32-bit word, which is also the futex word: bit 0 is the flag, the upper 31 bits a
 // generation that clear() advances when it clears a set flag. So the word never returns to a
 // value it held while the flag was clear, unless the 31-bit generation wraps (2^31 set/clear pairs

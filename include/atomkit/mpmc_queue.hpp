@@ -1,6 +1,10 @@
 // atomkit/mpmc_queue.hpp: a bounded, linearizable MPMC FIFO with backpressure that parks
 // (Python's queue.Queue(maxsize=N) as a ticket ring).
 //
+// Usage: atomkit::mpmc_queue<job> q(64); (void)q.push(j);
+//        job out; while (q.pop(out) == atomkit::queue_status::success) { ... }
+// Reference: docs/queues.md
+//
 // Algorithm. Two 64-bit ticket counters, tail_ (pushes) and head_ (pops), each on its own padded
 // line; tickets never wrap. Ticket t belongs to slot remap(t mod capacity) in lap t / capacity
 // (computed by multiplication: detail::invariant_divider, so any capacity works with no divide on

@@ -1,6 +1,9 @@
 // atomkit/reentrant_lock.hpp: a reentrant (recursive) lock whose lock word is a sequence counter,
 // with optimistic reads in the manner of Java's StampedLock, but a reentrant writer side.
 //
+// Usage: atomkit::reentrant_lock m; std::scoped_lock g(m); /* may lock m again on this thread */
+// Reference: docs/seqlock.md
+//
 // State: a 64-bit sequence, odd while the lock is held; the owner's thread id (kernel tid, 0 when
 // free); the nesting depth, touched only by the owner. The sequence moves only at the outermost
 // lock() and the last unlock(), so nested sections of the owner are invisible to readers.

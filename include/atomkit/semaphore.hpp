@@ -2,6 +2,7 @@
 // binary_semaphore, and bounded_semaphore (Python's threading.BoundedSemaphore).
 //
 // Usage: atomkit::counting_semaphore<3> slots(3); { atomkit::semaphore_guard g(slots); work(); }
+// Reference: docs/coordination.md
 //
 // The count is one atomic word; for Max <= INT32_MAX (the default) it is 32 bits and also the
 // futex word waiters sleep on, for larger Max 64 bits beside a 32-bit generation word.

@@ -1,5 +1,8 @@
 // atomkit/seqlock.hpp: a sequence lock around a trivially copyable value.
 //
+// Usage: atomkit::seqlock<quote> last; last.store(q); /* readers: */ quote now = last.load();
+// Reference: docs/seqlock.md
+//
 // Readers take consistent snapshots without ever storing to shared memory, so any number of them
 // scale and none can delay a writer. Writers are serialized by an internal lock (several threads
 // may call store/update) and publish a new value by making the sequence odd, writing the payload,

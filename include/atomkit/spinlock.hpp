@@ -1,5 +1,8 @@
 // atomkit/spinlock.hpp: a test-and-test-and-set lock with backoff.
 //
+// Usage: atomkit::spinlock m; { std::scoped_lock g(m); ++counter; }
+// Reference: docs/locks.md
+//
 // Progress: lock blocks (spins with backoff, then sleeps for `park` or yields for `busy`);
 // try_lock and unlock are wait-free; try_lock_for/until block at most until the deadline.
 // Not FIFO: a releasing thread or a spinning one may take the lock before a sleeper it woke.

@@ -1,6 +1,10 @@
 // atomkit/spsc_queue.hpp: a bounded single-producer single-consumer FIFO (Lamport's ring) with the
 // same backpressure, close and timed semantics as mpmc_queue.
 //
+// Usage: atomkit::spsc_queue<sample> q(1024);
+//        producer: (void)q.try_push(s);   consumer: (void)q.pop(s);
+// Reference: docs/queues.md
+//
 // Algorithm. 32-bit positions tail_ (written only by the producer) and head_ (only by the
 // consumer), on their own padded lines; slot index kept incrementally, so any capacity works with
 // no division. Each side keeps a private copy of the other side's position and re-reads the shared

@@ -1,5 +1,8 @@
 // atomkit/ticket_lock.hpp: a FIFO ticket lock that survives oversubscription.
 //
+// Usage: atomkit::ticket_lock m; { std::scoped_lock g(m); /* served in arrival order */ }
+// Reference: docs/locks.md
+//
 // lock() takes a ticket with one fetch_add and is served strictly in ticket order. Only the next
 // thread in line spins; threads further back sleep at once on a slot of their own (ticket modulo
 // slot_count), so the two cores are not burnt by waiters whose turn is far off. Each unlock wakes

@@ -1,5 +1,9 @@
 // atomkit/wait.hpp: the waiting engine on any 32-bit atomic word (docs/waiting.md).
 //
+// Usage: while (flag.load() == 0) atomkit::wait(flag, 0);
+//        other thread: flag.store(1); atomkit::wake_all(flag);
+// Reference: docs/waiting.md
+//
 // wait/wait_until sleep while the word holds `expected` (spurious returns allowed: call them in a
 // loop that re-checks your condition). wake_one/wake_all make no system call when no thread sleeps
 // on a word that hashes to the same bucket. Change the word (any memory order) before waking.
