@@ -213,7 +213,8 @@ class barrier {
                                (w & word_broken) != 0;
           return settled ? detail::attempt::success() : detail::attempt::retry(w);
         },
-        detail::deadline::never(), detail::sharing::process_private, detail::handshake::asymmetric, profile());
+        detail::deadline::never(),
+        detail::sharing::process_private, detail::handshake::asymmetric, profile());
     // Every waiter inside has been woken (publish_broken) and leaves by throwing; let them go
     // before the phase word changes, so none of them mistakes the new phase for completion.
     detail::atomic<std::uint32_t> no_sleepers{0};

@@ -84,7 +84,9 @@ class basic_event {
           const std::uint32_t w = word_.load(std::memory_order_acquire);
           return w != start ? detail::attempt::success() : detail::attempt::retry(w);
         },
-        dl, detail::sharing::process_private, detail::handshake::asymmetric, detail::short_spin_then_yield);
+        dl,
+        detail::sharing::process_private, detail::handshake::asymmetric,
+        detail::short_spin_then_yield);
   }
 
   detail::atomic<std::uint32_t> word_{0};              // flag (bit 0) + generation; futex word

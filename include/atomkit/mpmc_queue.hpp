@@ -282,7 +282,8 @@ class mpmc_queue {
   };
   struct where {
     slot* s;
-    std::uint32_t empty_turn;  // the slot's turn while it waits for this lap's push: 2 * lap mod 2^31
+    // The slot's turn while it waits for this lap's push: 2 * lap, modulo 2^31.
+    std::uint32_t empty_turn;
   };
   struct alignas(detail::pad_size) watch {
     detail::atomic<std::uint32_t> generation{0};  // futex word: advanced when watchers may go on
@@ -393,7 +394,8 @@ class mpmc_queue {
           }
           return detail::attempt::retry(x, spin.more());
         },
-        detail::deadline::never(), detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
+        detail::deadline::never(),
+        detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
     tune_spin(spin);
     return !closed;
   }
@@ -442,7 +444,8 @@ class mpmc_queue {
           }
           return detail::attempt::retry(g);
         },
-        detail::deadline::never(), detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
+        detail::deadline::never(),
+        detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
     return result;
   }
 
@@ -456,7 +459,9 @@ class mpmc_queue {
     if (t & closed_bit) return probe::closed;
     const where first = locate(t);
     // relaxed here, acquire in fill(): this load only decides whether to claim.
-    if ((first.s->turn.load(std::memory_order_relaxed) & seq_mask) == first.empty_turn) return probe::ready;
+    if ((first.s->turn.load(std::memory_order_relaxed) & seq_mask) == first.empty_turn) {
+      return probe::ready;
+    }
     // Slow path. acquire on each load below: keeps the loads after it in program order, which the
     // snapshot argument above needs (no data is read through them).
     t = tail_.load(std::memory_order_acquire);
@@ -595,7 +600,8 @@ class mpmc_queue {
             if (p == probe::ready || p == probe::closed) return detail::attempt::success();
             return detail::attempt::retry(g);
           },
-          dl, detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
+          dl,
+          detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
       if (!go) return queue_status::timeout;
     }
   }
@@ -617,7 +623,8 @@ class mpmc_queue {
             if (p != probe::none && p != probe::busy) return detail::attempt::success();
             return detail::attempt::retry(g);
           },
-          dl, detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
+          dl,
+          detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
       if (!go) return queue_status::timeout;
     }
   }

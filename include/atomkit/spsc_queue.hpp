@@ -280,7 +280,8 @@ class spsc_queue {
           }
           return detail::attempt::retry(g, spin.more());
         },
-        dl, detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
+        dl,
+        detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
     p_.spin_limit = spin.next_limit();
     if (!ok) return queue_status::timeout;
     return closed ? queue_status::closed : queue_status::success;
@@ -334,7 +335,8 @@ class spsc_queue {
             }
             return detail::attempt::retry(g, spin.more());
           },
-          dl, detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
+          dl,
+          detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
       c_.spin_limit = spin.next_limit();
       if (!ok) return queue_status::timeout;
       if (!closed) return queue_status::success;
@@ -372,7 +374,9 @@ class spsc_queue {
               if (landed_or_gave_up()) return detail::attempt::success();
               return detail::attempt::retry(g, spin.more());
             },
-            dl, detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
+            dl,
+            detail::sharing::process_private, detail::handshake::asymmetric,
+            detail::spin_then_yield);
         if (!ok) return queue_status::timeout;
       }
       // acquire: pairs with the producer's release store of tail_.

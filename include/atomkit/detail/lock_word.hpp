@@ -40,7 +40,8 @@ class lock_word {
   bool try_lock_until(const deadline& dl) noexcept { return try_lock() || acquire_until(dl); }
 
   void unlock() noexcept {
-    // release: pairs with the acquire exchange in lock()/try_lock(): publishes the critical section.
+    // release: pairs with the acquire exchange in lock()/try_lock(): publishes the critical
+    // section.
     word_.store(free, std::memory_order_release);
     notify_one_pending<Wait>(generation_, sleepers_);
   }

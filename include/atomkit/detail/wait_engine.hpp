@@ -154,8 +154,8 @@ inline constexpr wait_profile capped(const wait_profile& p) noexcept {
 // time-out). try_once must read `word` before it checks its condition, and report what it read.
 template <class Wait, class Try>
 bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, Try&& try_once,
-           const deadline& dl, sharing scope = sharing::process_private, handshake hs = handshake::asymmetric,
-           const wait_profile& requested = {}) noexcept {
+           const deadline& dl, sharing scope = sharing::process_private,
+           handshake hs = handshake::asymmetric, const wait_profile& requested = {}) noexcept {
   const wait_profile profile = capped(requested);
   const bool symmetric = scope == sharing::process_shared || hs == handshake::symmetric;
   // Set while this waiter has cleared a wake claim and not yet re-checked behind the heavy
@@ -216,7 +216,8 @@ bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, T
 // system call when none sleeps.
 template <class Wait, class Word>
 void notify(const Word& word, const atomic<std::uint32_t>& sleepers, int count,
-            sharing scope = sharing::process_private, handshake hs = handshake::asymmetric) noexcept {
+            sharing scope = sharing::process_private,
+            handshake hs = handshake::asymmetric) noexcept {
   if constexpr (Wait::sleeps) {
     light_barrier(scope == sharing::process_shared || hs == handshake::symmetric);
     // relaxed: ordered after the caller's state change by the light barrier (store_load.hpp).
@@ -269,7 +270,8 @@ void notify_generation(atomic<std::uint32_t>& generation, const atomic<std::uint
 // sleeper that could sleep on an old generation was woken by the bump.
 template <class Wait>
 void notify_one_pending(atomic<std::uint32_t>& generation, atomic<std::uint32_t>& sleepers,
-                        sharing scope = sharing::process_private, handshake hs = handshake::asymmetric) noexcept {
+                        sharing scope = sharing::process_private,
+            handshake hs = handshake::asymmetric) noexcept {
   if constexpr (Wait::sleeps) {
     light_barrier(scope == sharing::process_shared || hs == handshake::symmetric);
     // relaxed: ordered after the caller's state change by the light barrier (store_load.hpp).
