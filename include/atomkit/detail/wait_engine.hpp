@@ -27,21 +27,38 @@
 
 namespace atomkit {
 
-// Waiting policies (docs/waiting.md).
+namespace detail {
+
+// Whether a primitive's words may be shared between processes (futex without the private flag,
+// and the symmetric handshake: membarrier does not reach other processes).
+enum class sharing { process_private, process_shared };
+
+}  // namespace detail
+
+// Waiting policies (docs/waiting.md). `scope` says whether the futex calls and the store/load
+// handshake must reach other processes.
 struct park {
   static constexpr bool sleeps = true;  // spin briefly, then sleep on the futex
+  static constexpr detail::sharing scope = detail::sharing::process_private;
 };
 struct busy {
   static constexpr bool sleeps = false;  // spin briefly, then sched_yield(); never sleeps
+  static constexpr detail::sharing scope = detail::sharing::process_private;
+};
+// As park, for objects in memory shared between processes: the futex is a shared one (any process
+// that maps the word can wake it) and the handshake is the symmetric one.
+struct process_shared {
+  static constexpr bool sleeps = true;
+  static constexpr detail::sharing scope = detail::sharing::process_shared;
 };
 
 enum class wait_status { woken, timed_out };
 
 namespace detail {
 
-// Whether a primitive's words may be shared between processes (futex without the private flag,
-// and the symmetric handshake: membarrier does not reach other processes).
-enum class sharing { process_private, process_shared };
+// The sharing a policy asks for: what a primitive passes to await/notify.
+template <class Wait>
+inline constexpr sharing sharing_of = Wait::scope;
 
 // How a releaser and a thread going to sleep close the store/load window (store_load.hpp):
 // asymmetric (the default) puts the whole cost on the sleeper (membarrier) and none on the release
