@@ -47,7 +47,7 @@ constexpr std::uintptr_t tombstone = 1;  // an address slot whose lock was destr
 static_assert(alignof(std::max_align_t) > 1, "tombstone must not be a lock's address");
 
 struct stack_trace {
-  std::array<void*, max_frames> pc{};
+  std::array<void*, max_frames> pc;  // the first `size` are valid
   std::size_t size = 0;
 };
 
@@ -188,9 +188,9 @@ std::atomic<bool> g_abort{false};
 std::atomic<std::size_t> g_inversions{0};
 
 struct held_lock {
-  const void* address;
-  std::uint32_t id;     // 0: not tracked (tables full)
-  std::uint64_t rank;   // rank + 1 when taken; 0: none
+  const void* address = nullptr;
+  std::uint32_t id = 0;    // 0: not tracked (tables full)
+  std::uint64_t rank = 0;  // rank + 1 when taken; 0: none
 };
 
 struct thread_state {
@@ -199,9 +199,10 @@ struct thread_state {
   std::uint32_t group_base = no_group;  // held[group_base..] were taken inside a group scope
   bool busy = false;                    // inside the checker's slow path or a handler
   bool said_too_deep = false;
-  std::array<held_lock, max_held> held;
+  std::array<held_lock, max_held> held{};
 };
-thread_local thread_state t_state;
+// constinit: no lazy initialization guard on the hot path.
+constinit thread_local thread_state t_state{};
 
 std::uint64_t edge_key(std::uint32_t from, std::uint32_t to) noexcept {
   return (std::uint64_t{from} << 32) | to;
@@ -512,9 +513,11 @@ tables* ensure_tables(std::size_t locks, std::size_t orders) noexcept {
 
 // The slow path for the held lock `h` and the new lock `id`: a pair not in the edge table, or a
 // rank violation not yet reported. Called with t.busy set; takes g_mutex.
-void check_pair(tables& tb, const held_lock& h, std::uint32_t id, std::uint64_t rank,
-                const void* lock, const void* site, stack_trace& now, bool& captured) {
+ATOMKIT_NOINLINE void check_pair(tables& tb, const held_lock& h, std::uint32_t id,
+                                 std::uint64_t rank, const void* lock, const void* site) noexcept {
   std::vector<pending_report> reports;
+  stack_trace now;
+  bool captured = false;
   {
     const std::lock_guard<std::mutex> g(g_mutex);
     auto current = [&]() -> const stack_trace& {
@@ -578,40 +581,58 @@ void check_pair(tables& tb, const held_lock& h, std::uint32_t id, std::uint64_t 
 
 }  // namespace
 
+namespace {
+
+// First acquisition of a lock while checking: registers it and records where it was taken.
+ATOMKIT_NOINLINE std::uint32_t first_acquisition(thread_state& t, tables& tb, const void* lock,
+                                                 const void* site) noexcept {
+  t.busy = true;
+  const stack_trace first = capture(site);
+  std::uint32_t id = 0;
+  {
+    const std::lock_guard<std::mutex> g(g_mutex);
+    id = add_node(tb, lock);
+    // relaxed: flags are written under g_mutex, which we hold.
+    if (id != 0 && (tb.nodes[id].flags.load(std::memory_order_relaxed) & node_has_stack) == 0) {
+      tb.nodes[id].first = first;
+      // relaxed: read under g_mutex for reports; the hot path reads it only as a hint.
+      tb.nodes[id].flags.fetch_or(node_has_stack, std::memory_order_relaxed);
+    }
+  }
+  t.busy = false;
+  return id;
+}
+
+ATOMKIT_NOINLINE void too_deep(thread_state& t) noexcept {
+  if (!t.said_too_deep) {
+    t.said_too_deep = true;
+    say("atomkit lock_order: a thread holds more than 64 checked locks: the ones beyond are not "
+        "checked\n");
+  }
+}
+
+}  // namespace
+
 void acquired(const void* lock) noexcept {
   thread_state& t = t_state;
-  if (t.busy) return;
-  tables* tb = get_tables();
-  if (tb == nullptr) return;
+  if (ATOMKIT_UNLIKELY(t.busy)) return;
+  tables* const tb = get_tables();
+  if (ATOMKIT_UNLIKELY(tb == nullptr)) return;
   sync_epoch(t);
-  const void* site = __builtin_return_address(0);
   std::uint32_t id = tb->find_node(lock);
   // relaxed: the flags only say whether to take the slow path, which re-reads under g_mutex.
   if (ATOMKIT_UNLIKELY(id == 0 ||
                        (tb->nodes[id].flags.load(std::memory_order_relaxed) & node_has_stack) == 0)) {
-    t.busy = true;
-    const stack_trace first = capture(site);
-    {
-      const std::lock_guard<std::mutex> g(g_mutex);
-      id = add_node(*tb, lock);
-      if (id != 0 && (tb->nodes[id].flags.load(std::memory_order_relaxed) & node_has_stack) == 0) {
-        tb->nodes[id].first = first;
-        // relaxed: read under g_mutex for reports; the hot path reads it only as a hint.
-        tb->nodes[id].flags.fetch_or(node_has_stack, std::memory_order_relaxed);
-      }
-    }
-    t.busy = false;
+    id = first_acquisition(t, *tb, lock, __builtin_return_address(0));
   }
   std::uint64_t rank = 0;
-  if (id != 0) {
+  if (ATOMKIT_LIKELY(id != 0)) {
     // relaxed: a rank set while this lock is being taken may or may not apply to this acquisition.
     rank = tb->nodes[id].rank.load(std::memory_order_relaxed);
-    stack_trace now;
-    bool captured = false;
     const std::uint32_t n = std::min(t.depth, t.group_base);
     for (std::uint32_t i = 0; i < n; ++i) {
       const held_lock& h = t.held[i];
-      if (h.id == 0 || h.id == id) continue;
+      if (ATOMKIT_UNLIKELY(h.id == 0 || h.id == id)) continue;
       const edge_slot* slot = tb->find_edge(edge_key(h.id, id));
       const bool rank_bad = h.rank != 0 && rank != 0 && rank <= h.rank;
       // relaxed: a hint; the slow path re-checks under g_mutex.
@@ -620,16 +641,12 @@ void acquired(const void* lock) noexcept {
         continue;
       }
       t.busy = true;
-      check_pair(*tb, h, id, rank, lock, site, now, captured);
+      check_pair(*tb, h, id, rank, lock, __builtin_return_address(0));
       t.busy = false;
     }
   }
   if (ATOMKIT_UNLIKELY(t.depth == max_held)) {
-    if (!t.said_too_deep) {
-      t.said_too_deep = true;
-      say("atomkit lock_order: a thread holds more than 64 checked locks: the ones beyond are not "
-          "checked\n");
-    }
+    too_deep(t);
     return;
   }
   t.held[t.depth++] = held_lock{lock, id, rank};

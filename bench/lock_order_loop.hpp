@@ -1,0 +1,39 @@
+// The lock-order family's loop, shared by bench_lock_order.cpp (checker on and off, abseil) and
+// lock_order_compiled_out.cpp (the same loop built with -DATOMKIT_LOCK_ORDER=0, in a binary of
+// its own since the lock functions are inline and must be built one way per program).
+#pragma once
+
+#include "harness.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace atomkit_bench {
+
+// One thread: take a, take b, release both; "rate" counts pairs per second and "ns_per_pair"
+// their cost.
+template <class A, class B, class Lock, class Unlock>
+void nested_pair(benchmark::State& st, A& a, B& b, Lock lock, Unlock unlock) {
+  std::uint64_t sink = 0;
+  auto r = run_timed(1, [&](int, const std::atomic<bool>& stop) {
+    std::uint64_t n = 0;
+    while (!stop.load(std::memory_order_relaxed)) {  // relaxed: a stop flag only
+      for (int i = 0; i < 64; ++i) {
+        lock(a);
+        lock(b);
+        ++sink;
+        benchmark::ClobberMemory();
+        unlock(b);
+        unlock(a);
+      }
+      n += 64;
+    }
+    return n;
+  });
+  benchmark::DoNotOptimize(sink);
+  report(st, r, false);
+  st.counters["ns_per_pair"] = r.seconds * 1e9 / static_cast<double>(r.total());
+}
+
+}  // namespace atomkit_bench
