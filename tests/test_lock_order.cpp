@@ -27,6 +27,7 @@
 #include <new>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace lo = atomkit::lock_order;
@@ -248,6 +249,33 @@ TEST_CASE("consistent orders from several threads and reentrant re-acquisition s
           r.unlock();
           r.unlock();
         }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(seen().empty());
+}
+
+TEST_CASE("new orders recorded by several threads at once, read meanwhile: consistent, silent") {
+  // Every thread takes random pairs of a shared set of locks, always lower index first: many new
+  // orders are recorded concurrently while other threads look them up; none may be reported.
+  const checker c;
+  constexpr std::size_t lock_count = 24;
+  std::vector<std::unique_ptr<atomkit::spinlock>> locks;
+  for (std::size_t i = 0; i < lock_count; ++i) locks.push_back(std::make_unique<atomkit::spinlock>());
+  const std::size_t rounds = stress::scaled(20000);
+  stress::time_box box(std::chrono::seconds(20));
+  std::vector<std::thread> threads;
+  for (std::uint64_t t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      auto rng = stress::rng(t);
+      for (std::size_t i = 0; i < rounds && !box.expired(); ++i) {
+        std::size_t x = rng() % lock_count;
+        std::size_t y = rng() % lock_count;
+        if (x == y) continue;
+        if (x > y) std::swap(x, y);
+        const std::scoped_lock first(*locks[x]);
+        const std::scoped_lock second(*locks[y]);
       }
     });
   }
