@@ -459,16 +459,26 @@ std::vector<std::string> symbolize(const stack_trace& s) {
 }
 
 void deliver(const pending_report& r) {
+  // Every path's frames in one symbolization: one addr2line run per module for the report.
+  stack_trace all;
+  std::vector<std::string> frames;
+  for (const auto& p : r.paths) {
+    for (std::size_t i = 0; i < p.trace.size; ++i) {
+      all.pc[all.size++] = p.trace.pc[i];
+      if (all.size == max_frames) {
+        for (auto& f : symbolize(all)) frames.push_back(std::move(f));
+        all.size = 0;
+      }
+    }
+  }
+  for (auto& f : symbolize(all)) frames.push_back(std::move(f));
   std::string text = "atomkit lock_order: " + r.headline + "\n";
+  std::size_t next = 0;
   for (const auto& p : r.paths) {
     text += "  " + p.title + "\n";
-    if (p.trace.size == 0) {
-      text += "    (no stack recorded)\n";
-      continue;
-    }
-    const std::vector<std::string> frames = symbolize(p.trace);
-    for (std::size_t i = 0; i < frames.size(); ++i) {
-      text += "    #" + std::to_string(i) + " " + frames[i] + "\n";
+    if (p.trace.size == 0) text += "    (no stack recorded)\n";
+    for (std::size_t i = 0; i < p.trace.size; ++i) {
+      text += "    #" + std::to_string(i) + " " + frames[next++] + "\n";
     }
   }
   // relaxed: a statistic; the report itself is delivered below on this thread.
