@@ -47,7 +47,7 @@ constexpr std::uintptr_t tombstone = 1;  // an address slot whose lock was destr
 static_assert(alignof(std::max_align_t) > 1, "tombstone must not be a lock's address");
 
 struct stack_trace {
-  std::array<void*, max_frames> pc;  // the first `size` are valid
+  std::array<void*, max_frames> pc{};  // the first `size` are valid
   std::size_t size = 0;
 };
 
@@ -354,7 +354,7 @@ struct pending_report {
 };
 
 struct module_of {
-  std::uintptr_t pc;
+  std::uintptr_t pc = 0;
   std::string file;
   std::uintptr_t base = 0;
   bool found = false;
@@ -389,7 +389,7 @@ std::string fallback_frame(void* pc, const module_of& m) {
     int status = 0;
     char* demangled = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
     std::string name = (status == 0 && demangled != nullptr) ? demangled : info.dli_sname;
-    std::free(demangled);
+    std::free(demangled);  // NOLINT(cppcoreguidelines-no-malloc): __cxa_demangle's result
     std::snprintf(buf, sizeof buf, "+0x%zx", static_cast<std::size_t>(
                                                  static_cast<char*>(pc) -
                                                  static_cast<char*>(info.dli_saddr)));

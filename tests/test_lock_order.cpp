@@ -236,6 +236,7 @@ TEST_CASE("consistent orders from several threads and reentrant re-acquisition s
   atomkit::reentrant_lock r;
   const int rounds = static_cast<int>(stress::scaled(2000));
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < rounds; ++i) {
@@ -262,10 +263,12 @@ TEST_CASE("new orders recorded by several threads at once, read meanwhile: consi
   const checker c;
   constexpr std::size_t lock_count = 24;
   std::vector<std::unique_ptr<atomkit::spinlock>> locks;
+  locks.reserve(lock_count);
   for (std::size_t i = 0; i < lock_count; ++i) locks.push_back(std::make_unique<atomkit::spinlock>());
   const std::size_t rounds = stress::scaled(20000);
   stress::time_box box(std::chrono::seconds(20));
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (std::uint64_t t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       auto rng = stress::rng(t);
@@ -366,6 +369,7 @@ TEST_CASE("ranks: taking a lock whose rank is <= a held lock's rank is reported 
 TEST_CASE("full tables: said once on stderr, and the known orders are still checked") {
   const checker c(/*locks=*/16, /*orders=*/4);
   std::vector<std::unique_ptr<atomkit::spinlock>> locks;
+  locks.reserve(8);
   for (int i = 0; i < 8; ++i) locks.push_back(std::make_unique<atomkit::spinlock>());
   stderr_capture err;
   // 0 -> 1 .. 0 -> 4 fill the order table; 0 -> 5 .. 0 -> 7 find it full.
@@ -386,6 +390,7 @@ TEST_CASE("a full lock table is said once; the locks it knows are still checked"
   atomkit::spinlock a;
   atomkit::spinlock b;
   std::vector<std::unique_ptr<atomkit::ticket_lock>> others;
+  others.reserve(4);
   for (int i = 0; i < 4; ++i) others.push_back(std::make_unique<atomkit::ticket_lock>());
   stderr_capture err;
   ordered_on_new_thread(a, b);
