@@ -112,13 +112,11 @@ std::size_t pow2_at_least(std::size_t n) {
   return p;
 }
 
-std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64's finalizer
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
+// Fibonacci hashing, folded: one multiply spreads the (aligned) low bits of an address or a key
+// over the word, the fold brings the high bits down to the masked ones.
+std::uint64_t mix(std::uint64_t x) noexcept {
+  const std::uint64_t h = x * 0x9e3779b97f4a7c15ULL;
+  return h ^ (h >> 29);
 }
 
 struct tables {
@@ -662,9 +660,9 @@ void acquired(const void* lock) noexcept {
   t.held[t.depth++] = held_lock{lock, id, rank};
 }
 
-void released(const void* lock) noexcept {
-  thread_state& t = t_state;
-  if (t.busy) return;
+namespace {
+
+ATOMKIT_NOINLINE void release_not_on_top(thread_state& t, const void* lock) noexcept {
   sync_epoch(t);
   for (std::uint32_t i = t.depth; i-- > 0;) {
     if (t.held[i].address != lock) continue;
@@ -673,6 +671,23 @@ void released(const void* lock) noexcept {
     if (t.group_base != no_group && i < t.group_base) --t.group_base;
     return;
   }
+}
+
+}  // namespace
+
+void released(const void* lock) noexcept {
+  thread_state& t = t_state;
+  if (ATOMKIT_UNLIKELY(t.busy)) return;
+  // Locks are mostly released in reverse order: the top of the stack. (A stack left from an
+  // older epoch may lose its top here; the next acquisition drops it whole anyway.)
+  const std::uint32_t d = t.depth;
+  if (ATOMKIT_LIKELY(d != 0 && t.held[d - 1].address == lock)) {
+    t.depth = d - 1;
+    // group_base <= depth always; a lock held before the group is released inside it.
+    if (ATOMKIT_UNLIKELY(t.group_base != no_group && t.group_base >= d)) t.group_base = d - 1;
+    return;
+  }
+  release_not_on_top(t, lock);
 }
 
 void destroyed(const void* lock) noexcept {

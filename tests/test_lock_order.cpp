@@ -317,6 +317,26 @@ TEST_CASE("a group scope forms no orders among its locks, only after the locks h
   CHECK(reports[0].second == &outer);
 }
 
+TEST_CASE("a lock held before a group and released inside it leaves the group's locks unordered") {
+  const checker c;
+  atomkit::spinlock x;
+  atomkit::spinlock a;
+  atomkit::spinlock b;
+  std::thread([&] {
+    x.lock();
+    {
+      const atomkit::detail::lock_order_group group;
+      x.unlock();
+      a.lock();
+      take(b);  // a and b are both group members: no a -> b
+    }
+    b.unlock();
+    a.unlock();
+  }).join();
+  ordered_on_new_thread(b, a);
+  CHECK(seen().empty());
+}
+
 TEST_CASE("a lock taken after the group ends is ordered after the group's locks") {
   const checker c;
   atomkit::spinlock a;
