@@ -98,6 +98,9 @@ struct edge {  // under g_mutex
 struct address_slot {
   std::atomic<std::uintptr_t> address{0};  // 0: empty; tombstone: destroyed; published last
   std::atomic<std::uint32_t> id{0};
+  // 1 once the node records where it was first taken (its node_has_stack, copied here so that
+  // the hot path reads one line per lock). Written under g_mutex; read as a hint.
+  std::atomic<std::uint32_t> ready{0};
 };
 
 struct edge_slot {
@@ -150,32 +153,35 @@ struct tables {
   std::size_t reported_count = 0;
   std::uint32_t generation = 0;
   bool said_locks_full = false;
+  std::atomic<bool> locks_full{false};  // set (under g_mutex) when a lock found no room
   bool said_orders_full = false;
   bool said_reports_full = false;
 
   // Lock-free lookups (any thread).
-  [[nodiscard]] std::uint32_t find_node(const void* lock) const noexcept {
+  [[nodiscard]] address_slot* find_slot(const void* lock) const noexcept {
     const auto a = reinterpret_cast<std::uintptr_t>(lock);
-    for (std::size_t i = mix(a) & address_mask, probes = 0; probes <= address_mask;
-         i = (i + 1) & address_mask, ++probes) {
-      // acquire: pairs with the release store in add_node: the id is visible.
+    // Ends: add_node keeps at least a quarter of the slots empty.
+    for (std::size_t i = mix(a) & address_mask;; i = (i + 1) & address_mask) {
+      // acquire: pairs with the release store in add_node: the slot's id is visible.
       const std::uintptr_t seen = addresses[i].address.load(std::memory_order_acquire);
-      if (seen == 0) return 0;
-      // relaxed: ordered by the acquire load above.
-      if (seen == a) return addresses[i].id.load(std::memory_order_relaxed);
+      if (seen == 0) return nullptr;
+      if (seen == a) return &addresses[i];
     }
-    return 0;
+  }
+  [[nodiscard]] std::uint32_t find_node(const void* lock) const noexcept {
+    const address_slot* slot = find_slot(lock);
+    // relaxed: ordered by find_slot's acquire load.
+    return slot == nullptr ? 0 : slot->id.load(std::memory_order_relaxed);
   }
   [[nodiscard]] edge_slot* find_edge(std::uint64_t key) const noexcept {
-    for (std::size_t i = mix(key) & edge_mask, probes = 0; probes <= edge_mask;
-         i = (i + 1) & edge_mask, ++probes) {
+    // Ends: add_edge fills at most half of the slots (max_orders of twice as many).
+    for (std::size_t i = mix(key) & edge_mask;; i = (i + 1) & edge_mask) {
       // acquire: pairs with the release store in add_edge: the slot's index and the edge
       // record are visible.
       const std::uint64_t seen = edge_slots[i].key.load(std::memory_order_acquire);
       if (seen == 0) return nullptr;
       if (seen == key) return &edge_slots[i];
     }
-    return nullptr;
   }
 };
 
@@ -184,6 +190,7 @@ std::atomic<tables*> g_tables{nullptr};        // set once (reset_for_tests repl
 std::atomic<lock_order::handler> g_handler{nullptr};
 std::atomic<bool> g_abort{false};
 std::atomic<std::size_t> g_inversions{0};
+std::atomic<bool> g_ranked{false};  // set_rank was called: the hot path reads ranks
 
 struct held_lock {
   const void* address = nullptr;
@@ -224,6 +231,7 @@ void sync_epoch(thread_state& t) noexcept {
 std::uint32_t add_node(tables& tb, const void* lock) {
   if (std::uint32_t id = tb.find_node(lock)) return id;
   if (tb.node_count >= tb.max_locks || (tb.address_used + 1) * 4 > (tb.address_mask + 1) * 3) {
+    tb.locks_full.store(true, std::memory_order_relaxed);  // relaxed: a hint for first_acquisition
     if (!tb.said_locks_full) {
       tb.said_locks_full = true;
       std::fprintf(stderr,
@@ -594,6 +602,9 @@ namespace {
 // First acquisition of a lock while checking: registers it and records where it was taken.
 ATOMKIT_NOINLINE std::uint32_t first_acquisition(thread_state& t, tables& tb, const void* lock,
                                                  const void* site) noexcept {
+  // relaxed: a hint. A full lock table never empties: skip the stack capture for locks it will
+  // not take (they are looked up again under g_mutex below, in case one was added meanwhile).
+  if (tb.locks_full.load(std::memory_order_relaxed)) return tb.find_node(lock);
   t.busy = true;
   const stack_trace first = capture(site);
   std::uint32_t id = 0;
@@ -605,6 +616,7 @@ ATOMKIT_NOINLINE std::uint32_t first_acquisition(thread_state& t, tables& tb, co
       tb.nodes[id].first = first;
       // relaxed: read under g_mutex for reports; the hot path reads it only as a hint.
       tb.nodes[id].flags.fetch_or(node_has_stack, std::memory_order_relaxed);
+      tb.find_slot(lock)->ready.store(1, std::memory_order_relaxed);  // relaxed: as above
     }
   }
   t.busy = false;
@@ -621,22 +633,30 @@ ATOMKIT_NOINLINE void too_deep(thread_state& t) noexcept {
 
 }  // namespace
 
-void acquired(const void* lock) noexcept {
-  thread_state& t = t_state;
-  if (ATOMKIT_UNLIKELY(t.busy)) return;
-  tables* const tb = get_tables();
-  if (ATOMKIT_UNLIKELY(tb == nullptr)) return;
+namespace {
+
+// Everything acquired() does, for the acquisitions its fast path does not finish: a new epoch,
+// a lock not yet recorded, ranks in use, a pair not yet known or a rank violation, a full stack.
+ATOMKIT_NOINLINE void acquire_slow(thread_state& t, tables* const tb, const void* lock,
+                                   const void* site) noexcept {
   sync_epoch(t);
-  std::uint32_t id = tb->find_node(lock);
-  // relaxed: the flags only say whether to take the slow path, which re-reads under g_mutex.
-  if (ATOMKIT_UNLIKELY(id == 0 ||
-                       (tb->nodes[id].flags.load(std::memory_order_relaxed) & node_has_stack) == 0)) {
-    id = first_acquisition(t, *tb, lock, __builtin_return_address(0));
+  const address_slot* slot_of_lock = tb->find_slot(lock);
+  std::uint32_t id = 0;
+  // relaxed (ready): a hint; the slow path re-reads under g_mutex. relaxed (id): ordered by
+  // find_slot's acquire load.
+  if (ATOMKIT_LIKELY(slot_of_lock != nullptr) &&
+      ATOMKIT_LIKELY(slot_of_lock->ready.load(std::memory_order_relaxed) != 0)) {
+    id = slot_of_lock->id.load(std::memory_order_relaxed);
+  } else {
+    id = first_acquisition(t, *tb, lock, site);
   }
   std::uint64_t rank = 0;
   if (ATOMKIT_LIKELY(id != 0)) {
-    // relaxed: a rank set while this lock is being taken may or may not apply to this acquisition.
-    rank = tb->nodes[id].rank.load(std::memory_order_relaxed);
+    // relaxed: a rank set while this lock is being taken may or may not apply to this
+    // acquisition; ranks are read only once any has been set.
+    if (ATOMKIT_UNLIKELY(g_ranked.load(std::memory_order_relaxed))) {
+      rank = tb->nodes[id].rank.load(std::memory_order_relaxed);
+    }
     const std::uint32_t n = std::min(t.depth, t.group_base);
     for (std::uint32_t i = 0; i < n; ++i) {
       const held_lock& h = t.held[i];
@@ -649,7 +669,7 @@ void acquired(const void* lock) noexcept {
         continue;
       }
       t.busy = true;
-      check_pair(*tb, h, id, rank, lock, __builtin_return_address(0));
+      check_pair(*tb, h, id, rank, lock, site);
       t.busy = false;
     }
   }
@@ -658,6 +678,36 @@ void acquired(const void* lock) noexcept {
     return;
   }
   t.held[t.depth++] = held_lock{lock, id, rank};
+}
+
+}  // namespace
+
+void acquired(const void* lock) noexcept {
+  thread_state& t = t_state;
+  tables* const tb = get_tables();
+  if (ATOMKIT_UNLIKELY(t.busy || tb == nullptr)) return;
+  // The fast path: an order already seen. It calls nothing (no registers to save); anything else
+  // goes to acquire_slow, which starts over.
+  // relaxed: the word's own coherence suffices (see sync_epoch).
+  const std::uint64_t epoch = state.load(std::memory_order_relaxed) >> epoch_shift;
+  const address_slot* slot_of_lock = tb->find_slot(lock);
+  // relaxed (ranked, ready): hints, re-read by the slow path; relaxed (id): ordered by
+  // find_slot's acquire load.
+  if (ATOMKIT_UNLIKELY(t.epoch != epoch || slot_of_lock == nullptr ||
+                       slot_of_lock->ready.load(std::memory_order_relaxed) == 0 ||
+                       g_ranked.load(std::memory_order_relaxed) || t.depth == max_held)) {
+    return acquire_slow(t, tb, lock, __builtin_return_address(0));
+  }
+  const std::uint32_t id = slot_of_lock->id.load(std::memory_order_relaxed);
+  const std::uint32_t n = std::min(t.depth, t.group_base);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const std::uint32_t held = t.held[i].id;
+    if (ATOMKIT_UNLIKELY(held == 0 || held == id)) continue;
+    if (ATOMKIT_UNLIKELY(tb->find_edge(edge_key(held, id)) == nullptr)) {
+      return acquire_slow(t, tb, lock, __builtin_return_address(0));
+    }
+  }
+  t.held[t.depth++] = held_lock{lock, id, 0};
 }
 
 namespace {
@@ -782,6 +832,7 @@ void set_rank(const void* lock, unsigned rank) {
   if (const std::uint32_t id = hook::add_node(*tb, lock)) {
     // relaxed: see acquired().
     tb->nodes[id].rank.store(std::uint64_t{rank} + 1, std::memory_order_relaxed);
+    hook::g_ranked.store(true, std::memory_order_relaxed);  // relaxed: see acquired()
   }
 }
 
