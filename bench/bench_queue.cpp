@@ -3,7 +3,8 @@
 //   queue/<cap>_1p4c, queue/<cap>_4p1c  5 threads
 //   spsc/<cap>/<impl>/2                one producer, one consumer
 //   ping_pong/rtt/<impl>/2             round trips per second between two threads through two
-//                                      queues; "bare atomic" is one word bounced by pure spinning
+//                                      queues; "bare atomic" is one word bounced by pure spinning;
+//                                      p50_ns .. max_ns: the round trip's time (harness.hpp)
 // rate = items popped per second (round trips per second for ping_pong); capacities 1024, 65536.
 // Peers: atomic_queue's AtomicQueueB2, moodycamel's ConcurrentQueue and BlockingConcurrentQueue
 // (unbounded), boost::lockfree::queue (bounded: capacity<>) and spsc_queue, oneTBB's
@@ -287,12 +288,16 @@ template <class A>
 void ping_pong(benchmark::State& st, int) {
   auto there = std::make_unique<A>(1024);
   auto back = std::make_unique<A>(1024);
+  latencies lat(1);
   auto r = run_timed(2, [&](int id, const std::atomic<bool>& stop) {
     std::uint64_t n = 0;
     item v = 0;
     if (id == 0) {
+      latency_histogram& h = lat[0];
       while (!stop.load(std::memory_order_relaxed)) {  // relaxed: a stop flag only
+        const op_clock::ticks t0 = op_clock::now();
         if (!there->push(n, stop) || !back->pop(v, stop)) break;
+        h.record(op_clock::since_ns(t0));
         ++n;
       }
       there->stop();
@@ -307,20 +312,25 @@ void ping_pong(benchmark::State& st, int) {
   });
   r.per_thread.resize(1);
   report(st, r, false);
+  report_latency(st, lat.merged());
 }
 
 // The floor: one word bounced between the two threads by pure spinning (2 threads, 2 cores).
 void bare_ping_pong(benchmark::State& st, int) {
   alignas(128) std::atomic<std::uint64_t> word{0};
+  latencies lat(1);
   auto r = run_timed(2, [&](int id, const std::atomic<bool>& stop) {
     std::uint64_t n = 0;
     if (id == 0) {
+      latency_histogram& h = lat[0];
       while (!stop.load(std::memory_order_relaxed)) {  // relaxed: a stop flag only
+        const op_clock::ticks t0 = op_clock::now();
         const std::uint64_t mine = 2 * n + 1;
         word.store(mine, std::memory_order_release);  // pairs with the acquire load in thread 1
         while (word.load(std::memory_order_acquire) != mine + 1) {  // pairs with thread 1's store
           if (stop.load(std::memory_order_relaxed)) break;
         }
+        h.record(op_clock::since_ns(t0));
         ++n;
       }
       return n;
@@ -338,6 +348,7 @@ void bare_ping_pong(benchmark::State& st, int) {
   });
   r.per_thread.resize(1);
   report(st, r, false);
+  report_latency(st, lat.merged());
 }
 
 template <class A>
