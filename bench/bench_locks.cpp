@@ -3,6 +3,7 @@
 // lock; the uncontended fast path against a bare exchange/store pair; CPU used by parked waiters.
 //   rate      acquisitions per second in a steady-state window (after a 30 ms warm-up)
 //   fairness  least over most acquisitions per thread over the whole run, from a common start
+//             (the threads start queued on the held lock; see contended())
 //   p50_ns .. max_ns  time from the lock() call to owning the lock (op_clock, harness.hpp)
 // "futex ring (reference)" is not a lock: N threads pass a token round a ring, each sleeping on
 // its own futex word until the token reaches it. It is the wake-up-rate bound of any strict FIFO
@@ -57,29 +58,46 @@ struct alignas(128) shared_data {
   std::uint64_t words[4] = {};
 };
 
+// The common start: the harness holds the lock while the threads arrive and call lock(), then
+// releases it once all have arrived and 10 ms more have passed (time for the last arrival to go
+// from its announcement into lock(); best effort, a thread descheduled for longer starts late).
+// Fairness counts every acquisition from that release to the end of the run.
 template <class Lock>
 void contended(benchmark::State& st, int threads, bool short_cs) {
   Lock lock;
   shared_data data;
   latencies lat(threads);
-  auto r = run_windowed(threads, [&](int id, const std::atomic<bool>& stop, progress& done) {
-    std::uint64_t seed = static_cast<std::uint64_t>(id) + 1;
-    latency_histogram& h = lat[id];
-    while (!stop.load(std::memory_order_relaxed)) {  // relaxed: a stop flag only
-      const op_clock::ticks t0 = op_clock::now();
-      lock.lock();
-      const op_clock::ticks t1 = op_clock::now();
-      ++data.counter;
-      if (short_cs) {
-        for (auto& w : data.words) w += data.counter;
-      }
-      lock.unlock();
-      h.record(op_clock::to_ns(t1 - t0));
-      if (short_cs) seed = local_work(seed);
-      done.add();
-    }
-    benchmark::DoNotOptimize(seed);
-  });
+  std::atomic<int> at_gate{0};
+  lock.lock();  // the start gate
+  auto release = [&] {
+    while (at_gate.load() != threads) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    lock.unlock();
+  };
+  auto r = run_windowed(
+      threads,
+      [&](int id, const std::atomic<bool>& stop, progress& done) {
+        std::uint64_t seed = static_cast<std::uint64_t>(id) + 1;
+        latency_histogram& h = lat[id];
+        at_gate.fetch_add(1);
+        bool first = true;  // the first lock() waits at the gate: not a hand-off
+        while (!stop.load(std::memory_order_relaxed)) {  // relaxed: a stop flag only
+          const op_clock::ticks t0 = op_clock::now();
+          lock.lock();
+          const op_clock::ticks t1 = op_clock::now();
+          ++data.counter;
+          if (short_cs) {
+            for (auto& w : data.words) w += data.counter;
+          }
+          lock.unlock();
+          if (!first) h.record(op_clock::to_ns(t1 - t0));
+          first = false;
+          if (short_cs) seed = local_work(seed);
+          done.add();
+        }
+        benchmark::DoNotOptimize(seed);
+      },
+      run_time(), std::chrono::milliseconds(30), release);
   report(st, r);
   report_latency(st, lat.merged());
 }

@@ -99,9 +99,13 @@ struct alignas(128) progress {
 // windowed: it compares each thread's count over the whole run, from the moment all threads were
 // released together (a latch) to the end of the window, so a thread starved at the start counts.
 // body(i, stop, progress&) calls progress.add() per operation and loops until stop.
+// `start`, if given, runs on the harness's thread once every thread has passed the latch, before
+// the warm-up: a gate that holds the threads until it returns (the lock family holds the lock
+// under test, so that the threads start queued on it: bench_locks.cpp).
 template <class Body>
 result run_windowed(int threads, Body&& body, std::chrono::milliseconds window = run_time(),
-                    std::chrono::milliseconds warmup = std::chrono::milliseconds(30)) {
+                    std::chrono::milliseconds warmup = std::chrono::milliseconds(30),
+                    const std::function<void()>& start = {}) {
   result r;
   const auto n = static_cast<std::size_t>(threads);
   std::vector<progress> prog(n);
@@ -116,16 +120,17 @@ result run_windowed(int threads, Body&& body, std::chrono::milliseconds window =
     });
   }
   ready.arrive_and_wait();
+  if (start) start();
   std::this_thread::sleep_for(warmup);
-  std::vector<std::uint64_t> start(n);
+  std::vector<std::uint64_t> at_window(n);
   const auto t0 = std::chrono::steady_clock::now();
-  for (std::size_t i = 0; i < n; ++i) start[i] = prog[i].count.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < n; ++i) at_window[i] = prog[i].count.load(std::memory_order_relaxed);
   std::this_thread::sleep_for(window);
   r.per_thread.resize(n);
   r.whole_run.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     r.whole_run[i] = prog[i].count.load(std::memory_order_relaxed);
-    r.per_thread[i] = r.whole_run[i] - start[i];
+    r.per_thread[i] = r.whole_run[i] - at_window[i];
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   stop.store(true, std::memory_order_relaxed);
