@@ -1,6 +1,6 @@
 // Lock family: throughput, fairness and hand-off latency at 1-16 threads, empty and short critical
-// sections, against std::mutex, pthread_spinlock_t, tbb::spin_mutex and Concurrency Kit's ticket
-// lock; the uncontended fast path against a bare exchange/store pair; CPU used by parked waiters.
+// sections, against std::mutex, absl::Mutex, pthread_spinlock_t, tbb::spin_mutex and Concurrency
+// Kit's ticket lock; the uncontended fast path against a bare exchange/store pair; CPU used by parked waiters.
 //   rate      acquisitions per second in a steady-state window (after a 30 ms warm-up)
 //   fairness  least over most acquisitions per thread over the whole run, from a common start
 //             (the threads start queued on the held lock; see contended())
@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <absl/synchronization/mutex.h>
 #include <mutex>
 #include <tbb/spin_mutex.h>
 
@@ -34,6 +35,11 @@ struct pthread_spin {
   ~pthread_spin() { pthread_spin_destroy(&s); }
   void lock() { pthread_spin_lock(&s); }
   void unlock() { pthread_spin_unlock(&s); }
+};
+struct absl_mutex {
+  absl::Mutex m;
+  void lock() { m.Lock(); }
+  void unlock() { m.Unlock(); }
 };
 struct ck_ticket {
   ck_spinlock_ticket_t t = CK_SPINLOCK_TICKET_INITIALIZER;
@@ -213,6 +219,7 @@ const registrar reg([] {
   add_lock<atomkit::busy_spinlock>("atomkit::busy_spinlock");
   add_lock<atomkit::ticket_lock>("atomkit::ticket_lock");
   add_lock<std::mutex>("std::mutex");
+  add_lock<absl_mutex>("absl::Mutex");
   add_lock<pthread_spin>("pthread_spinlock_t");
   add_lock<tbb::spin_mutex>("tbb::spin_mutex");
   add_lock<ck_ticket>("ck_spinlock_ticket");

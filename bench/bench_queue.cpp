@@ -8,7 +8,8 @@
 // rate = items popped per second (round trips per second for ping_pong); capacities 1024, 65536.
 // Peers: atomic_queue's AtomicQueueB2, moodycamel's ConcurrentQueue and BlockingConcurrentQueue
 // (unbounded), boost::lockfree::queue (bounded: capacity<>) and spsc_queue, oneTBB's
-// concurrent_bounded_queue, and a std::mutex + std::condition_variable ring written here.
+// concurrent_bounded_queue, libcds's VyukovMPMCCycleQueue (bounded), and a std::mutex +
+// std::condition_variable ring written here.
 // Peers that only spin (no blocking call) retry with std::this_thread::yield() between attempts
 // and carry "(yield)" in their names: a pure spin loop collapses when threads outnumber cores.
 // moodycamel's ReaderWriterQueue is not packaged in Debian (libconcurrentqueue-dev ships only
@@ -21,6 +22,7 @@
 #include <atomic_queue/atomic_queue.h>
 #include <boost/lockfree/queue.hpp>
 #include <boost/lockfree/spsc_queue.hpp>
+#include <cds/container/vyukov_mpmc_cycle_queue.h>
 #include <concurrentqueue/blockingconcurrentqueue.h>
 #include <concurrentqueue/concurrentqueue.h>
 #include <tbb/concurrent_queue.h>
@@ -201,6 +203,8 @@ using aq_yield = yield_adapter<atomic_queue::AtomicQueueB2<item>, push_try, pop_
 using aq_spsc_yield = yield_adapter<
     atomic_queue::AtomicQueueB2<item, std::allocator<item>, true, false, true>, push_try, pop_try>;
 using mc_yield = yield_adapter<moodycamel::ConcurrentQueue<item>, push_enqueue, pop_dequeue>;
+// Bounded (the capacity, a power of two, is allocated up front); push/pop fail when full/empty.
+using cds_yield = yield_adapter<cds::container::VyukovMPMCCycleQueue<item>, push_plain, pop_plain>;
 template <std::size_t Cap>
 using boost_q = boost::lockfree::queue<item, boost::lockfree::capacity<Cap>>;
 template <std::size_t Cap>
@@ -377,6 +381,7 @@ void register_capacity(const std::string& cap_name) {
   add_mpmc<adapter<moodycamel::BlockingConcurrentQueue<item>>>(
       "moodycamel::BlockingConcurrentQueue(unbounded)", Cap, cap_name);
   add_mpmc<mc_yield>("moodycamel::ConcurrentQueue(unbounded,yield)", Cap, cap_name);
+  add_mpmc<cds_yield>("cds::VyukovMPMCCycleQueue(yield)", Cap, cap_name);
 
   add_spsc<adapter<atomkit::spsc_queue<item>>>("atomkit::spsc_queue", Cap, cap_name);
   add_spsc<adapter<atomkit::mpmc_queue<item>>>("atomkit::mpmc_queue", Cap, cap_name);
@@ -396,6 +401,7 @@ const registrar reg([] {
   add("ping_pong", "rtt", "atomkit::spsc_queue", {2}, ping_pong<adapter<atomkit::spsc_queue<item>>>);
   add("ping_pong", "rtt", "boost::lockfree::spsc_queue(yield)", {2}, ping_pong<boost_spsc_yield<1024>>);
   add("ping_pong", "rtt", "atomic_queue::AtomicQueueB2(yield)", {2}, ping_pong<aq_yield>);
+  add("ping_pong", "rtt", "cds::VyukovMPMCCycleQueue(yield)", {2}, ping_pong<cds_yield>);
   add("ping_pong", "rtt", "moodycamel::BlockingConcurrentQueue(unbounded)", {2},
       ping_pong<adapter<moodycamel::BlockingConcurrentQueue<item>>>);
   add("ping_pong", "rtt", "std::mutex+condvar ring", {2}, ping_pong<adapter<std_ring>>);
