@@ -4,7 +4,11 @@
 //   rate      acquisitions per second in a steady-state window (after a 30 ms warm-up)
 //   fairness  least over most acquisitions per thread over the whole run, from a common start
 //             (the threads start queued on the held lock; see contended())
-//   p50_ns .. max_ns  time from the lock() call to owning the lock (op_clock, harness.hpp)
+//   p50_ns .. max_ns  time from the lock() call to owning the lock (op_clock, harness.hpp), over
+//             all acquisitions: a lock that lets the releasing thread take it again (barging)
+//             shows short percentiles, because most of its acquisitions wait for nobody, and
+//             its starved threads show in max and fairness; a FIFO lock's every acquisition
+//             waits a full round of the queue. Read the percentiles beside fairness.
 // "futex ring (reference)" is not a lock: N threads pass a token round a ring, each sleeping on
 // its own futex word until the token reaches it. It is the wake-up-rate bound of any strict FIFO
 // hand-off once threads outnumber cores (each hand-off then wakes a sleeping thread).
