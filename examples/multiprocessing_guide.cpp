@@ -16,7 +16,6 @@
 // every worker passed every barrier phase with the others; exits non-zero otherwise.
 #include <atomkit/ipc.hpp>
 
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,6 +23,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <mutex>
 #include <new>
@@ -37,16 +37,17 @@ constexpr int workers = 4;
 constexpr int increments = 10000;
 constexpr int phases = 5;
 
+// (Members in the order that wastes the least padding.)
 struct shared_state {
-  atomkit::ipc::spinlock lock;                     // multiprocessing.Lock()
+  atomkit::ipc::barrier<> sync{workers};           // multiprocessing.Barrier(4)
   long counter = 0;                                // guarded by lock
-  atomkit::ipc::event ready;                       // multiprocessing.Event()
-  atomkit::ipc::counting_semaphore<3> slots{3};    // multiprocessing.Semaphore(3)
   std::atomic<int> inside{0};                      // workers holding a slot now
   std::atomic<int> most_inside{0};                 // the most ever seen at once
-  atomkit::ipc::barrier<> sync{workers};           // multiprocessing.Barrier(4)
-  std::array<std::atomic<int>, workers> phase{};   // the phase each worker reached
   std::atomic<int> out_of_step{0};                 // a worker saw another one phases behind
+  atomkit::ipc::event ready;                       // multiprocessing.Event()
+  atomkit::ipc::counting_semaphore<3> slots{3};    // multiprocessing.Semaphore(3)
+  atomkit::ipc::spinlock lock;                     // multiprocessing.Lock()
+  std::array<std::atomic<int>, workers> phase{};   // the phase each worker reached
 };
 
 int worker(shared_state& s, int id) {

@@ -365,14 +365,14 @@ TEST_CASE("ipc seqlock: snapshots across processes are never torn") {
 // ---- timed forms return when another process signals ---------------------------------------------
 
 struct signalled {
+  atomkit::ipc::barrier<> meet{2};
+  atomkit::ipc::ticket_lock ticket;
+  atomkit::ipc::reentrant_lock reentrant;
+  std::atomic<int> held{0};
+  std::atomic<int> waiters_ready{0};
   atomkit::ipc::event ev;
   atomkit::ipc::counting_semaphore<3> sem{0};
   atomkit::ipc::spinlock spin;
-  atomkit::ipc::ticket_lock ticket;
-  atomkit::ipc::reentrant_lock reentrant;
-  atomkit::ipc::barrier<> meet{2};
-  std::atomic<int> held{0};
-  std::atomic<int> waiters_ready{0};
 };
 
 // The newcomer's timing: the other process signals at `delay`; each timed form waits up to 3 s
@@ -547,14 +547,13 @@ TEST_CASE("timed forms return by their deadline when the holder was killed") {
     CHECK(waited < deadline + 2s);
   };
   struct held_objects {
-    atomkit::ipc::spinlock spin;
+    atomkit::ipc::barrier<> three{3};
     atomkit::ipc::ticket_lock ticket;
     atomkit::ipc::ticket_lock queue;
     atomkit::ipc::reentrant_lock reentrant;
-    atomkit::ipc::counting_semaphore<3> units{3};
-    atomkit::ipc::barrier<> three{3};
     std::atomic<int> holding{0};
-    std::atomic<int> go{0};
+    atomkit::ipc::counting_semaphore<3> units{3};
+    atomkit::ipc::spinlock spin;
   };
   shared_object<held_objects> s;
   processes kids;
