@@ -1,6 +1,6 @@
 // atomkit/ipc.hpp: every primitive, for memory shared between processes (Python's multiprocessing).
 //
-// Usage: auto* m = new (shared_mapping) atomkit::ipc::spinlock; /* fork(); */ std::scoped_lock g(*m);
+// Usage: auto* m = new (mapping) atomkit::ipc::spinlock; /* fork() */ std::scoped_lock g(*m);
 // Reference: docs/ipc.md
 //
 // Each name is the primitive of the same name with the `process_shared` waiting policy: it spins
