@@ -3,8 +3,8 @@
 // Usage: atomkit::lock_order::enable(); /* run the program's tests; inversions are reported */
 // Reference: docs/lock_order.md
 //
-// When enabled, every atomkit lock (spinlock, ticket_lock, reentrant_lock) tells the checker what
-// it acquires and releases. The checker keeps each thread's held locks and one global graph of
+// When enabled, every atomkit lock (spinlock, ticket_lock, reentrant_lock, and their ipc:: forms)
+// tells the checker what it acquires and releases (per process). The checker keeps each thread's held locks and one global graph of
 // the orders seen ("B was taken while A was held"). The first acquisition that closes a cycle in
 // that graph (A before B seen earlier, by any thread at any time, and now B before A; or through
 // longer paths, A before B before C and now C before A) is reported: no deadlock and no
