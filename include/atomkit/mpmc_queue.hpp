@@ -341,7 +341,7 @@ class mpmc_queue {
       return tail_.load(std::memory_order_relaxed) & ~closed_bit;
     };
   }
-  bool join_impl(const detail::deadline& dl) const noexcept {
+  [[nodiscard]] bool join_impl(const detail::deadline& dl) const noexcept {
     return tasks_.wait(pushed_count(), dl);
   }
   // A blocking push fetched a ticket after close(): that ticket never becomes an item.

@@ -180,7 +180,7 @@ class spsc_queue {
       return tail_.load(std::memory_order_relaxed);
     };
   }
-  bool join_impl(const detail::deadline& dl) const noexcept {
+  [[nodiscard]] bool join_impl(const detail::deadline& dl) const noexcept {
     return tasks_.wait(pushed_count(), dl);
   }
 
