@@ -21,20 +21,21 @@
 // order would be wrong: a task_done() for an item pushed after the read of `pushed` could stand
 // in for an earlier item still being processed.)
 //
-// Wake-up. An increment notifies the joiners (through the engine: a system call only if one
-// sleeps) when `pushed`, read after its acquire of done_, equals its new value. No joiner sleeps
-// through the end: let X be the last increment before the count stays zero, writing v. X read
-// v - 1 with acquire, so by (I1) and (I2) its read of `pushed` sees at least v tickets, and at
-// most v (nothing more is pushed, or the count would not stay zero): X notifies. By the engine's
-// store/load handshake either X sees the joiner's registration and wakes it, or the joiner's
-// attempt after registering sees X's increment, then P == v as above, and returns. A transient
+// Wake-up. After its increment, a call looks (through the engine's light barrier) for sleeping
+// joiners, and only if there is one reads `pushed`, and wakes them (a system call) when `pushed`
+// equals its new value. No joiner sleeps through the end: let X be the last increment before the
+// count stays zero, writing v. By the engine's store/load handshake either X's load of the
+// sleepers count misses the joiner's registration, and then the joiner's attempt after
+// registering sees X's increment (D == v, P == v as above) and returns; or X sees it, and reads
+// `pushed` after its acquire RMW, so by (I1) and (I2) it sees at least v tickets, and at most v
+// (nothing more is pushed, or the count would not stay zero): X wakes the joiner. A transient
 // zero that a new push ends before a woken joiner looks again is missed, as in Python.
 //
 // task_done() increments with a CAS loop that checks done < pushed first: a call while the count
 // is zero throws and changes nothing. It skips the read of `pushed` (a line the producers write)
-// while done + 1 is below known_, a value of `pushed` read earlier: `pushed` only grows, so known_
-// is a lower bound, the call is legal, and it is not the increment X above (X writes v, and no
-// value of `pushed` exceeds v).
+// while done is below known_, a value of `pushed` read earlier: `pushed` only grows, so known_ is
+// a lower bound, and the call is legal. So a task_done() reads the producers' line only when it
+// catches up with its last reading, or when a joiner sleeps.
 //
 // Wrap-around. Counts are unsigned and compared by their difference modulo 2^bits: a difference
 // below 2^(bits-1) is the true one. mpmc_queue's tickets are 63-bit and never wrap; spsc_queue's
@@ -81,22 +82,20 @@ class alignas(pad_size) task_count {
     for (;;) {
       // relaxed: any value of known_ is a value `pushed` once had, hence a lower bound of it.
       const Count k = known_.load(std::memory_order_relaxed);
-      bool last = false;
-      if (!below(static_cast<Count>(d + 1), k)) {
+      if (!below(d, k)) {
         const Count p = pushed();
         // relaxed: a hint only (see above); storing on change keeps the line quiet.
         if (p != k) known_.store(p, std::memory_order_relaxed);
         if (!below(d, p)) {
           misuse(primitive, "task_done() called more times than items were pushed");
         }
-        last = static_cast<Count>(d + 1) == p;
       }
       // acq_rel: release, so that a joiner's acquire load that reads this value (or a later
       // one) happens after this call and what preceded it; acquire, (I2). On failure, acquire
       // as the first load, and try again with the value found.
       if (done_.compare_exchange_weak(d, static_cast<Count>(d + 1), std::memory_order_acq_rel,
                                       std::memory_order_acquire)) {
-        if (ATOMKIT_UNLIKELY(last)) wake_joiners();
+        wake_if_zero(pushed, static_cast<Count>(d + 1));
         return;
       }
     }
@@ -107,7 +106,7 @@ class alignas(pad_size) task_count {
   void void_ticket(Pushed pushed) noexcept {
     // acq_rel: as in done_one; this is an increment like any other (I1, I2).
     const Count d = done_.fetch_add(1, std::memory_order_acq_rel);
-    if (static_cast<Count>(d + 1) == pushed()) wake_joiners();
+    wake_if_zero(pushed, static_cast<Count>(d + 1));
   }
 
   // Blocks until the count is zero or the deadline passes (false).
@@ -117,7 +116,7 @@ class alignas(pad_size) task_count {
     return await<Wait>(
         generation_, sleepers_,
         [&] {
-          // acquire: pairs with the release bump in wake_joiners (notify_generation).
+          // acquire: pairs with the release bump in wake_if_zero (wake_generation).
           const std::uint32_t g = generation_.load(std::memory_order_acquire);
           return finished(pushed) ? attempt::success() : attempt::retry(g);
         },
@@ -145,15 +144,25 @@ class alignas(pad_size) task_count {
     return !below(d, pushed());
   }
 
-  void wake_joiners() noexcept {
-    notify_generation<Wait>(generation_, sleepers_, wake_all_count, sharing_of<Wait>);
+  // After an increment of done_ to `now`: if a joiner sleeps and the count is zero, wake the
+  // joiners. The engine's release side (store_load.hpp): the increment, the light barrier, then the
+  // sleepers load; `pushed` is read only when someone sleeps, after the increment's acquire.
+  template <class Pushed>
+  void wake_if_zero(Pushed& pushed, Count now) noexcept {
+    if constexpr (Wait::sleeps) {
+      light_barrier(sharing_of<Wait> == sharing::process_shared);
+      // relaxed: ordered after the increment by the light barrier (store_load.hpp).
+      if (ATOMKIT_LIKELY(sleepers_.load(std::memory_order_relaxed) == 0)) return;
+      if (pushed() != now) return;  // not zero: the increment that makes it zero wakes them
+      wake_generation(generation_, sleepers_, wake_all_count, sharing_of<Wait>);
+    }
   }
 
   // One line (the class is aligned to it): written by task_done() (and failing pushes), read by
   // joiners and unfinished_tasks(). No pointers: the queue may live in shared memory.
   atomic<Count> done_{0};   // task_done() calls + void tickets; only grows
   atomic<Count> known_{0};  // a value `pushed` once had (a lower bound of it); a hint
-  atomic<std::uint32_t> generation_{0};          // joiners' futex word, bumped by wake_joiners
+  atomic<std::uint32_t> generation_{0};          // joiners' futex word, bumped by wake_if_zero
   mutable atomic<std::uint32_t> sleepers_{0};    // joiners asleep on generation_
 };
 
