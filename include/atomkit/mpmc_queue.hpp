@@ -434,7 +434,7 @@ class mpmc_queue {
           return detail::attempt::retry(x, spin.more());
         },
         detail::deadline::never(),
-        detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
+        detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
     tune_spin(spin);
     return !closed;
   }
@@ -484,7 +484,7 @@ class mpmc_queue {
           return detail::attempt::retry(g);
         },
         detail::deadline::never(),
-        detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
+        detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
     return result;
   }
 
@@ -640,7 +640,7 @@ class mpmc_queue {
             return detail::attempt::retry(g);
           },
           dl,
-          detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
+          detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
       if (!go) return queue_status::timeout;
     }
   }
@@ -663,7 +663,7 @@ class mpmc_queue {
             return detail::attempt::retry(g);
           },
           dl,
-          detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
+          detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
       if (!go) return queue_status::timeout;
     }
   }
