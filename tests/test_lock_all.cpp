@@ -143,11 +143,14 @@ TEST_CASE("a lock held elsewhere makes try_lock_all_for fail and leaves the othe
   c.unlock();
   a.unlock();
   // A lock freed before the deadline is taken.
-  a.lock();
+  std::atomic<bool> locked{false};
   std::thread releaser([&] {
+    a.lock();
+    locked.store(true);
     std::this_thread::sleep_for(5ms);  // lets the attempt start waiting; not synchronization
     a.unlock();
   });
+  while (!locked.load()) std::this_thread::yield();
   CHECK(atomkit::try_lock_all_for(10s, b, a, c));
   releaser.join();
   b.unlock();

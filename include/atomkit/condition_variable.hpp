@@ -18,14 +18,15 @@
 // words picked by their ticket.
 //   wait        (holding the lock) take ticket t; release the lock; wait until t is released or
 //               the deadline passes; take the lock back; if released, pass the baton (below).
-//   notify_one  release the oldest waiting ticket and wake its slot; if a notify_all chain is
-//               running, extend the chain by one instead (it releases in ticket order).
-//   notify_all  release the oldest waiting ticket and make the chain owe the rest (`owed`).
+//   notify_one  release the oldest waiting ticket and wake its slot (a running notify_all chain
+//               keeps owing the tickets after it).
+//   notify_all  the same, and make the chain owe every other waiting ticket (`owed`).
 //   baton       every released waiter, once it holds the lock again, releases the next owed
 //               ticket (if the chain owes any) and wakes it.
 // So notify_all does not stampede: a chain wakes one waiter, which wakes the next only once it
 // holds the lock again; at most two of the woken contend for the lock at a time, as with a
-// kernel requeue onto the lock. Why the chain always completes: each release of a ticket while
+// kernel requeue onto the lock. Every notify wakes a waiter itself (it never only extends a
+// chain), so no notify waits behind a released waiter that is slow to be scheduled. Why the chain always completes: each release of a ticket while
 // the chain owes releases goes to a live waiter (a released ticket is never a ghost unless
 // `ghost` is set, and then the chain's next step releases the whole window at once), and every
 // released live waiter passes the baton exactly once; so while `owed` > 0 a released waiter that
@@ -140,63 +141,11 @@ class basic_condition_variable {
 
   // Releases one waiting thread (the one waiting longest). No system call and no write when
   // nobody waits.
-  void notify_one() noexcept {
-    // relaxed: a waiter whose state change this notify must see took its ticket before it
-    // released the lock that the notifier took after it (happens-before), so coherence alone
-    // makes this load see that ticket; the CAS below re-reads anyway.
-    std::uint64_t s = state_.load(std::memory_order_relaxed);
-    for (;;) {
-      const fields f = unpack(s);
-      if (ATOMKIT_LIKELY(f.window == 0)) return;
-      if (f.ghost) {
-        release_window(s, f);
-        return;
-      }
-      fields n = f;
-      if (f.owed > 0) {
-        if (f.owed == f.window) return;  // every waiter is owed already
-        ++n.owed;                        // the running chain releases one more, in ticket order
-      } else {
-        --n.window;  // release the oldest ticket
-      }
-      // release: pairs with the acquire loads in the waiters' attempt and cancel: a released
-      // waiter sees what the notifier wrote before notifying.
-      if (state_.compare_exchange_weak(s, pack(n), std::memory_order_release,
-                                       std::memory_order_relaxed)) {
-        if (f.owed == 0) wake_ticket(f.tail - f.window);
-        return;
-      }
-    }
-  }
+  void notify_one() noexcept { release_oldest(false); }
 
-  // Releases every waiting thread, one after the other: the first now, each next one when the
-  // one before it holds the lock again. No system call and no write when nobody waits.
-  void notify_all() noexcept {
-    // relaxed: as in notify_one.
-    std::uint64_t s = state_.load(std::memory_order_relaxed);
-    for (;;) {
-      const fields f = unpack(s);
-      if (ATOMKIT_LIKELY(f.window == 0)) return;
-      if (f.ghost) {
-        release_window(s, f);
-        return;
-      }
-      fields n = f;
-      if (f.owed > 0) {
-        if (f.owed == f.window) return;
-        n.owed = f.window;  // the running chain goes on to every waiter
-      } else {
-        --n.window;  // release the oldest ticket now, and owe the others
-        n.owed = n.window;
-      }
-      // release: as in notify_one.
-      if (state_.compare_exchange_weak(s, pack(n), std::memory_order_release,
-                                       std::memory_order_relaxed)) {
-        if (f.owed == 0) wake_ticket(f.tail - f.window);
-        return;
-      }
-    }
-  }
+  // Releases every waiting thread, one after the other: the longest waiting now, each next one
+  // when the one before it holds the lock again. No system call and no write when nobody waits.
+  void notify_all() noexcept { release_oldest(true); }
 
   // Releases the lock, waits for a notify (or a spurious wake-up), takes the lock back.
   template <class Lock>
@@ -277,6 +226,36 @@ class basic_condition_variable {
 
   slot& slot_of(std::uint32_t ticket) noexcept { return slots_[ticket % slot_count]; }
 
+  // notify_one and notify_all: release the oldest waiting ticket and wake it; notify_all also makes
+  // the chain owe the rest. A chain already running keeps what it owes (beyond the ticket released
+  // here), so a notify never waits for a baton holder that is slow to run: it wakes a waiter itself.
+  void release_oldest(bool all) noexcept {
+    // relaxed: a waiter whose state change this notify must see took its ticket before it
+    // released the lock that the notifier took after it (happens-before), so coherence alone
+    // makes this load see that ticket; the CAS below re-reads anyway.
+    std::uint64_t s = state_.load(std::memory_order_relaxed);
+    for (;;) {
+      const fields f = unpack(s);
+      if (ATOMKIT_LIKELY(f.window == 0)) return;
+      if (f.ghost) {
+        release_window(s, f);
+        return;
+      }
+      fields n = f;
+      --n.window;  // the oldest ticket is released
+      // notify_all: the chain owes every other waiter. notify_one: a running chain still owes
+      // what it owed beyond the released ticket (all of the rest at most).
+      n.owed = all || f.owed > n.window ? n.window : f.owed;
+      // release: pairs with the acquire loads in the waiters' attempt and withdraw: a released
+      // waiter sees what the notifier wrote before notifying.
+      if (state_.compare_exchange_weak(s, pack(n), std::memory_order_release,
+                                       std::memory_order_relaxed)) {
+        wake_ticket(f.tail - f.window);
+        return;
+      }
+    }
+  }
+
   void wake_ticket(std::uint32_t ticket) noexcept {
     slot& sl = slot_of(ticket);
     detail::notify_generation<Wait>(sl.generation, sl.sleepers, detail::wake_all_count, scope,
@@ -291,7 +270,7 @@ class basic_condition_variable {
       n.window = 0;
       n.owed = 0;
       n.ghost = false;
-      // release: as in notify_one.
+      // release: as in release_oldest.
       if (state_.compare_exchange_weak(s, pack(n), std::memory_order_release,
                                        std::memory_order_relaxed)) {
         break;
@@ -325,7 +304,7 @@ class basic_condition_variable {
       ++f.tail;
       ++f.window;
       // relaxed: the caller's release of the lock, right after, orders this before any notify
-      // that follows a state change made under the lock (see notify_one).
+      // that follows a state change made under the lock (see release_oldest).
       if (state_.compare_exchange_weak(s, pack(f), std::memory_order_relaxed,
                                        std::memory_order_relaxed)) {
         return t;
@@ -353,9 +332,10 @@ class basic_condition_variable {
       } else {
         n.ghost = true;
       }
-      // relaxed (success): withdrawing publishes nothing; a notifier that reads the new state
-      // acts on the waiters it describes. acquire (failure): see the load above.
-      if (state_.compare_exchange_weak(s, pack(n), std::memory_order_relaxed,
+      // acquire (failure): see the load above; on success withdrawing publishes nothing (a
+      // notifier that reads the new state acts on the waiters it describes), but the failure
+      // order may not be stronger than the success order.
+      if (state_.compare_exchange_weak(s, pack(n), std::memory_order_acquire,
                                        std::memory_order_acquire)) {
         return false;
       }
@@ -376,7 +356,7 @@ class basic_condition_variable {
       fields n = f;
       --n.window;
       --n.owed;
-      // release: as in notify_one.
+      // release: as in release_oldest.
       if (state_.compare_exchange_weak(s, pack(n), std::memory_order_release,
                                        std::memory_order_relaxed)) {
         wake_ticket(f.tail - f.window);
