@@ -2,7 +2,9 @@
 #pragma once
 
 #include <atomkit/barrier.hpp>
+#include <atomkit/condition_variable.hpp>
 #include <atomkit/event.hpp>
+#include <atomkit/lock_all.hpp>
 #include <atomkit/mpmc_queue.hpp>
 #include <atomkit/reentrant_lock.hpp>
 #include <atomkit/semaphore.hpp>
