@@ -127,7 +127,7 @@ TEST_CASE_TEMPLATE("no lost wake-up in a long ping-pong", Kind,
                    lock_kind<atomkit::reentrant_lock, false>, lock_kind<std::mutex, true>,
                    lock_kind<atomkit::busy_spinlock, false>) {
   stress::seed();
-  const long n = ping_pong<Kind>(static_cast<long>(stress::scaled(40000)), 3s);
+  const long n = ping_pong<Kind>(static_cast<long>(stress::scaled(20000)), 1s);
   MESSAGE("round trips: " << n);
   CHECK(n > 0);
 }
@@ -135,7 +135,7 @@ TEST_CASE_TEMPLATE("no lost wake-up in a long ping-pong", Kind,
 TEST_CASE("busy policy: ping-pong") {
   const long n = ping_pong<lock_kind<atomkit::spinlock, false>,
                            atomkit::basic_condition_variable<atomkit::busy>>(
-      static_cast<long>(stress::scaled(20000)), 2s);
+      static_cast<long>(stress::scaled(10000)), 1s);
   CHECK(n > 0);
 }
 

@@ -204,9 +204,9 @@ TEST_CASE("an exception from a lock mid-way releases what was taken") {
   CHECK(b.queue_length() == 0);
   // A later round: b is busy at first, so the next round blocks on b; then t's try_lock throws.
   t.throw_on_lock = false;
-  b.lock();
   std::atomic<bool> started{false};
   std::thread other([&] {
+    b.lock();
     started.store(true);
     std::this_thread::sleep_for(5ms);  // lets the first round fail; not synchronization
     t.throw_on_try = true;

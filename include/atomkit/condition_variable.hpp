@@ -378,12 +378,33 @@ class basic_condition_variable {
     }
   };
 
+  // Releases the caller's lock after its ticket was taken. A lock whose unlock throws (a user type)
+  // leaves the wait: the ticket is withdrawn (and a notify it received handed on) first, so no
+  // ticket without a waiter stays in the line.
+  template <class Access>
+  std::uint32_t release_or_withdraw(Access& access, std::uint32_t t) {
+#if ATOMKIT_EXCEPTIONS
+    try {
+      return access.release();
+    } catch (...) {
+      if (withdraw(t)) {  // released meanwhile: hand on what it was given
+        pass_baton();
+        release_oldest(false);
+      }
+      throw;
+    }
+#else
+    (void)t;
+    return access.release();
+#endif
+  }
+
   template <class Lock>
   std::cv_status wait_impl(Lock& lock, const detail::deadline& dl) {
     detail::cv_lock_access<Lock> access(lock);
     access.check_held();
     const std::uint32_t t = take_ticket();
-    const std::uint32_t levels = access.release();
+    const std::uint32_t levels = release_or_withdraw(access, t);
     slot& sl = slot_of(t);
     bool woken = detail::await<Wait>(
         sl.generation, sl.sleepers,
