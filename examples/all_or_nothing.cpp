@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <mutex>
 #include <thread>
 
@@ -40,9 +41,7 @@ bool try_transfer(account& from, account& to, long amount, std::chrono::millisec
   return true;
 }
 
-}  // namespace
-
-int main() {
+int run() {
   account a{.balance = 100, .lock = {}};
   account b{.balance = 100, .lock = {}};
 
@@ -67,4 +66,15 @@ int main() {
   }
   std::printf("transfer with both locks free: done, a = %ld, b = %ld\n", a.balance, b.balance);
   return 0;
+}
+
+}  // namespace
+
+int main() {
+  try {
+    return run();
+  } catch (const std::exception& e) {  // not expected: report it as a failure
+    std::fprintf(stderr, "FAIL: unexpected exception: %s\n", e.what());
+    return 1;
+  }
 }

@@ -67,6 +67,7 @@ int main() {
   // Item = producer * per_producer + sequence number; each consumer checks per-producer order.
   std::vector<std::vector<long>> received(consumers);
   std::vector<std::thread> threads;
+  threads.reserve(producers + consumers);
   for (int p = 0; p < producers; ++p) {
     threads.emplace_back([&, p] {
       for (long i = 0; i < per_producer; ++i) buf.put(p * per_producer + i);

@@ -203,6 +203,7 @@ TEST_CASE_TEMPLATE("notify_all wakes every waiter, in arrival order, one after t
   woke.reserve(waiters);
   std::atomic<int> arrived{0};
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int i = 0; i < waiters; ++i) {
     threads.emplace_back([&, i] {
       while (arrived.load() != i) std::this_thread::yield();  // arrive in index order
@@ -240,6 +241,7 @@ TEST_CASE("notify_one wakes the longest waiter; with nobody waiting it does noth
   std::vector<int> order;  // guarded by m
   std::atomic<int> arrived{0};
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&, i] {
       while (arrived.load() != i) std::this_thread::yield();  // arrive in index order
@@ -279,6 +281,7 @@ TEST_CASE("time-outs mixed with notifies never swallow a wake-up") {
   const long total = static_cast<long>(stress::scaled(20000));
   const stress::time_box box(4s);
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int c = 0; c < 3; ++c) {
     threads.emplace_back([&] {
       std::unique_lock g(m);
@@ -334,6 +337,7 @@ TEST_CASE("untimed waiters with notify_one only: every item is taken") {
   const stall_detector detector(progress, "notify_one only");
   const long total = static_cast<long>(stress::scaled(20000));
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int c = 0; c < 4; ++c) {
     threads.emplace_back([&] {
       m.lock();

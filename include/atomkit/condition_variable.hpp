@@ -115,7 +115,7 @@ class cv_lock_access {
   }
 
  private:
-  auto& mutex() const noexcept {
+  [[nodiscard]] auto& mutex() const noexcept {
     if constexpr (requires { lock_.mutex(); }) {
       return *lock_.mutex();
     } else {

@@ -136,14 +136,17 @@ const bool registered = [] {
   using model::random_only;
   model::check<handoff_suite<true>>("condition_variable: notify_one under the lock");
   model::check<handoff_suite<false>>("condition_variable: notify_one after the unlock");
-  model::check<broadcast_suite<2>>("condition_variable: notify_all to 2 waiters (baton)");
-  model::check<broadcast_suite<3>>("condition_variable: notify_all to 3 waiters (baton)", 1,
+  // The context-bounded search of the baton chain (three threads) does not finish in minutes: the
+  // chain runs under the random scheduler; the two-thread hand-offs under both.
+  model::check<broadcast_suite<2>>("condition_variable: notify_all to 2 waiters (baton)", 1,
+                                   random_only);
+  model::check<broadcast_suite<3>>("condition_variable: notify_all to 3 waiters (baton)", 4,
                                    random_only);
   model::check<timed_suite<false>>("condition_variable: notify_one, a timed waiter passes it on",
-                                   1, random_only);
-  model::check<timed_suite<true>>("condition_variable: notify_all with a timed waiter", 1,
+                                   2, random_only);
+  model::check<timed_suite<true>>("condition_variable: notify_all with a timed waiter", 2,
                                   random_only);
-  model::check<chain_timeout_suite>("condition_variable: notify_all chain with 2 timed waiters", 1,
+  model::check<chain_timeout_suite>("condition_variable: notify_all chain with 2 timed waiters", 4,
                                     random_only);
 
   model::injection no_wake;
@@ -153,7 +156,8 @@ const bool registered = [] {
   model::injection no_heavy;
   no_heavy.no_heavy_barrier = true;
   model::control<handoff_suite<false>>("control condition_variable: wake dropped", no_wake);
-  model::control<broadcast_suite<2>>("control condition_variable: baton's wake dropped", no_wake);
+  model::control<broadcast_suite<2>>("control condition_variable: baton's wake dropped", no_wake,
+                                     1, random_only);
   model::control<handoff_suite<false>>("control condition_variable: notifier's barrier removed",
                                        no_light);
   model::control<handoff_suite<false>>("control condition_variable: sleeper's barrier removed",
