@@ -82,7 +82,9 @@ void philosophers(benchmark::State& st, int threads) {
   });
   // Fairness per diner (seat): threads that share a seat are one diner.
   std::vector<std::uint64_t> per_seat(static_cast<std::size_t>(std::min(threads, Diners)), 0);
-  for (std::size_t i = 0; i < r.per_thread.size(); ++i) per_seat[i % per_seat.size()] += r.per_thread[i];
+  for (std::size_t i = 0; i < r.per_thread.size(); ++i) {
+    per_seat[i % per_seat.size()] += r.per_thread[i];
+  }
   r.per_thread = per_seat;
   report(st, r);
 }

@@ -265,7 +265,8 @@ TEST_CASE("deadlock-free under random subsets and orders, 2 to 16 threads, mixed
     std::vector<long> done(static_cast<std::size_t>(threads), 0);
     std::vector<long> typed(static_cast<std::size_t>(threads), 0);
     stress::run_threads(threads, [&](int me) {
-      auto rng = stress::rng(static_cast<std::uint64_t>(threads) * 100 + static_cast<std::uint64_t>(me));
+      auto rng =
+          stress::rng(static_cast<std::uint64_t>(threads) * 100 + static_cast<std::uint64_t>(me));
       std::array<int, lock_count> order{};
       for (int i = 0; i < lock_count; ++i) order[static_cast<std::size_t>(i)] = i;
       for (long n = 0; n < per_thread && !box.expired(); ++n) {

@@ -1,6 +1,6 @@
 // atomkit/condition_variable.hpp: Python's threading.Condition, for any lock.
 //
-// Usage: std::unique_lock g(m); cv.wait(g, [&] { return !queue.empty(); });  /* or any atomkit lock */
+// Usage: std::unique_lock g(m); cv.wait(g, [&] { return !q.empty(); });  // m: any lock
 // Reference: docs/coordination.md
 //
 // wait(lock) takes any BasicLockable the caller holds: every atomkit lock (spinlock, ticket_lock,
@@ -24,9 +24,10 @@
 //   baton       every released waiter, once it holds the lock again, releases the next owed
 //               ticket (if the chain owes any) and wakes it.
 // So notify_all does not stampede: a chain wakes one waiter, which wakes the next only once it
-// holds the lock again; at most two of the woken contend for the lock at a time, as with a
-// kernel requeue onto the lock. Every notify wakes a waiter itself (it never only extends a
-// chain), so no notify waits behind a released waiter that is slow to be scheduled. Why the chain always completes: each release of a ticket while
+// holds the lock again, so a chain puts at most one woken waiter beside the lock's holder, as a
+// kernel requeue onto the lock does (each further notify call adds at most one more). Every
+// notify wakes a waiter itself (it never only extends a chain), so no notify waits behind a
+// released waiter that is slow to be scheduled. Why the chain always completes: each release while
 // the chain owes releases goes to a live waiter (a released ticket is never a ghost unless
 // `ghost` is set, and then the chain's next step releases the whole window at once), and every
 // released live waiter passes the baton exactly once; so while `owed` > 0 a released waiter that
@@ -81,7 +82,9 @@ class cv_lock_access {
   // Throws system_error(operation_not_permitted) if the caller visibly does not hold the lock.
   void check_held() const {
     if constexpr (requires { lock_.owns_lock(); }) {
-      if (!lock_.owns_lock()) misuse("condition_variable", "wait with a unique_lock that owns no lock");
+      if (!lock_.owns_lock()) {
+        misuse("condition_variable", "wait with a unique_lock that owns no lock");
+      }
     }
     auto& m = mutex();
     if constexpr (requires { m.held_by_this_thread(); }) {
@@ -167,7 +170,8 @@ class basic_condition_variable {
     return wait_impl(lock, detail::deadline::at(tp));
   }
 
-  // The predicate forms return stop_waiting() as last evaluated, with the lock held.
+  // The predicate forms return stop_waiting() as last evaluated, with the lock held. (The timed
+  // forms are written out: detail/timed.hpp's helper makes forms without the lock argument.)
   template <class Lock, class Rep, class Period, class Pred>
   bool wait_for(Lock& lock, const std::chrono::duration<Rep, Period>& d, Pred stop_waiting) {
     return wait_pred(lock, detail::deadline::after(d), stop_waiting);
@@ -203,11 +207,13 @@ class basic_condition_variable {
   static constexpr fields unpack(std::uint64_t s) noexcept {
     return {static_cast<std::uint32_t>(s),
             static_cast<std::uint32_t>(s >> window_shift) & count_mask,
-            static_cast<std::uint32_t>(s >> owed_shift) & count_mask, ((s >> ghost_shift) & 1) != 0};
+            static_cast<std::uint32_t>(s >> owed_shift) & count_mask,
+            ((s >> ghost_shift) & 1) != 0};
   }
   static constexpr std::uint64_t pack(const fields& f) noexcept {
     return std::uint64_t{f.tail} | (std::uint64_t{f.window} << window_shift) |
-           (std::uint64_t{f.owed} << owed_shift) | (std::uint64_t{f.ghost ? 1U : 0U} << ghost_shift);
+           (std::uint64_t{f.owed} << owed_shift) |
+           (std::uint64_t{f.ghost ? 1U : 0U} << ghost_shift);
   }
   // Whether ticket t has left the window (t was handed out: 1 <= tail - t).
   static constexpr bool released(const fields& f, std::uint32_t t) noexcept {
@@ -227,8 +233,9 @@ class basic_condition_variable {
   slot& slot_of(std::uint32_t ticket) noexcept { return slots_[ticket % slot_count]; }
 
   // notify_one and notify_all: release the oldest waiting ticket and wake it; notify_all also makes
-  // the chain owe the rest. A chain already running keeps what it owes (beyond the ticket released
-  // here), so a notify never waits for a baton holder that is slow to run: it wakes a waiter itself.
+  // the chain owe the rest. A chain already running keeps what it owes (beyond the ticket
+  // released here), so a notify never waits for a baton holder that is slow to run: it wakes a
+  // waiter itself.
   void release_oldest(bool all) noexcept {
     // relaxed: a waiter whose state change this notify must see took its ticket before it
     // released the lock that the notifier took after it (happens-before), so coherence alone

@@ -188,11 +188,12 @@ bool acquire_all(const deadline& dl, L&... locks) {
     if (ATOMKIT_UNLIKELY(set.has_duplicate())) {
       would_deadlock("lock_all", "the same lock named twice (nothing was locked)");
     }
+    // Every acquisition of the call happens below, in this function (a lock-order checker's
+    // scope for "one lock_all call" belongs around it).
     std::size_t first = 0;
-    // The first round outside the engine: the common uncontended case pays for nothing else.
-    if constexpr (lock_set<L...>::nothrow) {
-      if (ATOMKIT_LIKELY(acquire_round(set, first, dl))) return true;
-    }
+    // The first round outside the engine: the common uncontended case pays for nothing else (an
+    // exception from a lock propagates from here directly, the round having released its locks).
+    if (ATOMKIT_LIKELY(acquire_round(set, first, dl))) return true;
     // The engine runs the rounds and backs off between failed ones (pauses, then yields: the
     // `busy` policy never sleeps, so these words are never waited on or woken).
     atomic<std::uint32_t> unused_word{0};
