@@ -62,7 +62,7 @@ class bounded_buffer {
 int main() {
   constexpr int producers = 2;
   constexpr int consumers = 2;
-  constexpr long per_producer = 20'000;
+  constexpr long per_producer = 5'000;
   bounded_buffer buf;
   // Item = producer * per_producer + sequence number; each consumer checks per-producer order.
   std::vector<std::vector<long>> received(consumers);
