@@ -139,6 +139,25 @@ TEST_CASE("busy policy: ping-pong") {
   CHECK(n > 0);
 }
 
+TEST_CASE("the process-shared policy: same protocol, shared futexes") {
+  atomkit::basic_condition_variable<atomkit::process_shared> cv;
+  atomkit::spinlock m;
+  bool ready = false;  // guarded by m
+  std::atomic<bool> waiting{false};
+  std::thread setter([&] {
+    while (!waiting.load()) std::this_thread::yield();
+    const std::scoped_lock g(m);
+    ready = true;
+    cv.notify_all();
+  });
+  m.lock();
+  waiting.store(true);
+  CHECK(cv.wait_for(m, 30s, [&] { return ready; }));
+  CHECK(cv.wait_for(m, 1ms) == std::cv_status::timeout);
+  m.unlock();
+  setter.join();
+}
+
 TEST_CASE("timed forms: time-out with the lock held again, no time-out when notified") {
   atomkit::condition_variable cv;
   atomkit::spinlock m;
