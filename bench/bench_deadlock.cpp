@@ -81,11 +81,14 @@ void philosophers(benchmark::State& st, int threads) {
     }
   });
   // Fairness per diner (seat): threads that share a seat are one diner.
-  std::vector<std::uint64_t> per_seat(static_cast<std::size_t>(std::min(threads, Diners)), 0);
-  for (std::size_t i = 0; i < r.per_thread.size(); ++i) {
-    per_seat[i % per_seat.size()] += r.per_thread[i];
-  }
-  r.per_thread = per_seat;
+  const auto seats = static_cast<std::size_t>(std::min(threads, Diners));
+  const auto by_seat = [seats](const std::vector<std::uint64_t>& per_thread) {
+    std::vector<std::uint64_t> per_seat(per_thread.empty() ? 0 : seats, 0);
+    for (std::size_t i = 0; i < per_thread.size(); ++i) per_seat[i % seats] += per_thread[i];
+    return per_seat;
+  };
+  r.per_thread = by_seat(r.per_thread);
+  r.whole_run = by_seat(r.whole_run);
   report(st, r);
 }
 
@@ -120,12 +123,16 @@ void cv_ping_pong(benchmark::State& st, int) {
   Cv cv;
   std::uint64_t turn = 0;  // guarded by lock
   bool stop_now = false;   // guarded by lock
+  latencies lat(2);
   auto r = run_timed(2, [&](int id, const std::atomic<bool>& stop) {
     std::uint64_t n = 0;
     const auto parity = static_cast<std::uint64_t>(id);
     std::unique_lock g(lock);
     for (;;) {
+      // The hand-off latency: from the start of this wait to its return with the turn.
+      const auto t = op_clock::now();
       cv.wait(g, [&] { return (turn & 1) == parity || stop_now; });
+      lat[id].record(op_clock::since_ns(t));
       if (stop_now) break;
       ++turn;
       ++n;
@@ -136,6 +143,7 @@ void cv_ping_pong(benchmark::State& st, int) {
     return n;
   });
   report(st, r, false);
+  report_latency(st, lat.merged());
 }
 
 // notify_all to 8 waiters: the notifier waits (unlocked, spinning on an atomic) until all 8 are
