@@ -1,6 +1,7 @@
 // Compiled with -fno-exceptions: the whole library must build without exceptions.
 #include <atomkit/atomkit.hpp>
 
+#include <chrono>
 #include <mutex>
 
 int main() {
@@ -34,6 +35,15 @@ int main() {
     std::scoped_lock guard(s, t, r);
     q.store(q.load() + 1);
   }
+  {
+    const atomkit::multi_lock all(r, t, s);
+  }
+  if (!atomkit::try_lock_all_for(std::chrono::milliseconds(1), s, t)) return 1;
+  t.unlock();
+  atomkit::condition_variable cv;
+  (void)cv.wait_for(s, std::chrono::microseconds(1));
+  s.unlock();
+  cv.notify_all();
   // The ipc:: forms (here in process memory: only that they build without exceptions).
   atomkit::ipc::spinlock is;
   atomkit::ipc::ticket_lock it;

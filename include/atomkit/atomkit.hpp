@@ -2,8 +2,10 @@
 #pragma once
 
 #include <atomkit/barrier.hpp>
+#include <atomkit/condition_variable.hpp>
 #include <atomkit/event.hpp>
 #include <atomkit/ipc.hpp>
+#include <atomkit/lock_all.hpp>
 #include <atomkit/lock_order.hpp>
 #include <atomkit/mpmc_queue.hpp>
 #include <atomkit/reentrant_lock.hpp>

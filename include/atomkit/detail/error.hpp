@@ -26,6 +26,19 @@ namespace atomkit::detail {
 #endif
 }
 
+// A request that would deadlock the caller at once, such as naming one lock twice in one
+// acquisition: std::system_error with std::errc::resource_deadlock_would_occur (as std::unique_lock
+// reports a relock).
+[[noreturn]] ATOMKIT_NOINLINE inline void would_deadlock(const char* primitive, const char* rule) {
+#if ATOMKIT_EXCEPTIONS
+  throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
+                          std::string("atomkit::") + primitive + ": " + rule);
+#else
+  std::fprintf(stderr, "atomkit::%s: misuse: %s\n", primitive, rule);
+  std::abort();
+#endif
+}
+
 // A bad constructor or call argument: std::invalid_argument.
 [[noreturn]] ATOMKIT_NOINLINE inline void invalid_argument(const char* primitive, const char* rule) {
 #if ATOMKIT_EXCEPTIONS
