@@ -167,8 +167,9 @@ class state_base {
   bool add_listener(listener& l) noexcept {
     std::uint32_t w = lock_unless_final();
     if (final_status(w)) return false;
-    l.next = head_;
-    head_ = &l;
+    // relaxed (both): the list is guarded by the lock bit, whose acquire/release order it.
+    l.next = head_.load(std::memory_order_relaxed);
+    head_.store(&l, std::memory_order_relaxed);
     unlock();
     return true;
   }
@@ -177,11 +178,18 @@ class state_base {
   // firing runs under the lock), so the caller may free it.
   void remove_listener(listener& l) noexcept {
     (void)lock_always();
-    for (listener** p = &head_; *p != nullptr; p = &(*p)->next) {
-      if (*p == &l) {
-        *p = l.next;
+    // relaxed (all): under the lock bit, as in add_listener.
+    listener* prev = nullptr;
+    for (listener* p = head_.load(std::memory_order_relaxed); p != nullptr; p = p->next) {
+      if (p == &l) {
+        if (prev == nullptr) {
+          head_.store(l.next, std::memory_order_relaxed);
+        } else {
+          prev->next = l.next;
+        }
         break;
       }
+      prev = p;
     }
     unlock();
   }
@@ -215,8 +223,10 @@ class state_base {
       if (word_.compare_exchange_weak(w, next, std::memory_order_acq_rel,
                                       std::memory_order_relaxed)) {
         if (fire) {
-          listener* l = head_;
-          head_ = nullptr;
+          // relaxed: under the lock bit this CAS just took (a load, not an RMW, so that only the
+          // lock orders it).
+          listener* l = head_.load(std::memory_order_relaxed);
+          head_.store(nullptr, std::memory_order_relaxed);
           while (l != nullptr) {
             listener* n = l->next;  // read first: firing may let the listener's owner move on
             l->fire(*l);
@@ -296,7 +306,9 @@ class state_base {
   atomic<std::uint32_t> word_{pending};             // the bit map above; futex word
   mutable atomic<std::uint32_t> sleepers_{0};       // waiters asleep on word_
   atomic<std::uint32_t> refs_{2};                   // the future and the queued task at first
-  listener* head_ = nullptr;                        // registered listeners; under the lock bit
+  // Registered listeners, guarded by the lock bit (an atomic only so that a model check sees a
+  // list read without the lock's ordering as the stale value it may be).
+  atomic<listener*> head_{nullptr};
   run_fn run_;
   destroy_fn destroy_;
 };
