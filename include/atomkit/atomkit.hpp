@@ -3,11 +3,13 @@
 
 #include <atomkit/barrier.hpp>
 #include <atomkit/event.hpp>
+#include <atomkit/future.hpp>
 #include <atomkit/mpmc_queue.hpp>
 #include <atomkit/reentrant_lock.hpp>
 #include <atomkit/semaphore.hpp>
 #include <atomkit/seqlock.hpp>
 #include <atomkit/spinlock.hpp>
 #include <atomkit/spsc_queue.hpp>
+#include <atomkit/thread_pool.hpp>
 #include <atomkit/ticket_lock.hpp>
 #include <atomkit/wait.hpp>
