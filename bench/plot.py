@@ -20,6 +20,14 @@ import sys
 import time
 
 
+# Counters read from the benchmark output. Besides "rate" (the charts' y value): "fairness",
+# "cpu_seconds", and the pool family's latency percentiles (p50_us, p99_us; its latency "rate" is
+# 1 / median), heap allocations per task (allocs_per_task, table only) and the per-future cost of
+# as_completed (ns_per_future).
+COUNTERS = ("rate", "fairness", "cpu_seconds", "p50_us", "p99_us", "allocs_per_task",
+            "ns_per_future")
+
+
 def parse_name(name):
     # "<family>/<variant>/<impl>/<threads>[/iterations:1/manual_time...]"; impl may hold "/"? no.
     parts = name.split("/")
@@ -78,7 +86,7 @@ def collect(raw_docs):
                 continue
             key = parse_name(b["run_name"] if "run_name" in b else b["name"])
             slot = data.setdefault(key, collections.defaultdict(list))
-            for c in ("rate", "fairness", "cpu_seconds"):
+            for c in COUNTERS:
                 if c in b:
                     slot[c].append(float(b[c]))
     return data
@@ -134,7 +142,7 @@ def main():
     for (fam, var), impls in charts.items():
         threads = sorted({n for per in impls.values() for n in per})
         lines.append("== %s / %s ==" % (fam, var))
-        counters = [c for c in ("rate", "fairness", "cpu_seconds")
+        counters = [c for c in COUNTERS
                     if any(c in per.get(n, {}) for per in impls.values() for n in threads)]
         for c in counters:
             lines.append("  %s" % c)
