@@ -15,6 +15,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -38,9 +39,10 @@ std::string fetch(const source& s) {
 
 }  // namespace
 
-int main() {
+int main() try {
   atomkit::thread_pool pool(5);
   std::vector<atomkit::future<std::string>> futures;
+  futures.reserve(sources.size());
   for (const source& s : sources) futures.push_back(pool.submit(fetch, s));
 
   std::array<int, sources.size()> seen{};
@@ -70,4 +72,7 @@ int main() {
     return 1;
   }
   return 0;
+} catch (const std::exception& e) {
+  std::printf("FAILED: %s\n", e.what());
+  return 1;
 }

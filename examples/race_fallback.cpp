@@ -16,6 +16,7 @@
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <exception>
 #include <string>
 
 namespace {
@@ -61,7 +62,7 @@ bool race(atomkit::thread_pool& pool, atomkit::event* hold) {
 
 }  // namespace
 
-int main() {
+int main() try {
   bool ok = true;
   {
     std::printf("one worker:\n");
@@ -79,4 +80,7 @@ int main() {
     return 1;
   }
   return 0;
+} catch (const std::exception& e) {
+  std::printf("FAILED: %s\n", e.what());
+  return 1;
 }

@@ -1,7 +1,9 @@
 // Compiled with -fno-exceptions: the whole library must build without exceptions.
 #include <atomkit/atomkit.hpp>
 
+#include <cstddef>
 #include <mutex>
+#include <vector>
 
 int main() {
   atomkit::spinlock s;
@@ -29,6 +31,13 @@ int main() {
   {
     std::scoped_lock guard(s, t, r);
     q.store(q.load() + 1);
+  }
+  {
+    atomkit::thread_pool pool(1);
+    std::vector<atomkit::future<int>> fs;
+    fs.push_back(pool.submit([] { return 1; }));
+    for (std::size_t i : atomkit::as_completed(fs)) (void)i;
+    if (fs[0].get() != 1) return 1;
   }
   return s.try_lock() && t.try_lock() ? (s.unlock(), t.unlock(), 0) : 1;
 }

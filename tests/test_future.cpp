@@ -241,6 +241,7 @@ TEST_CASE("wait_futures for each return_when") {
   atomkit::thread_pool pool(2);
   SUBCASE("all_completed") {
     std::vector<atomkit::future<int>> fs;
+    fs.reserve(20);
     for (int i = 0; i < 20; ++i) fs.push_back(pool.submit([i] { return i; }));
     const auto r = atomkit::wait_futures(fs);
     CHECK(r.done.size() == 20);
@@ -297,7 +298,7 @@ TEST_CASE("as_completed over many futures from several submitters: each index ex
   const std::size_t n = stress::scaled(2000);
   std::vector<atomkit::future<std::size_t>> fs(n);
   stress::run_threads(2, [&](int t) {
-    for (std::size_t i = static_cast<std::size_t>(t); i < n; i += 2) {
+    for (auto i = static_cast<std::size_t>(t); i < n; i += 2) {
       fs[i] = pool.submit([i] { return i; });
     }
   });

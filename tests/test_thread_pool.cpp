@@ -73,6 +73,7 @@ TEST_CASE("shutdown(cancel_pending) cancels every task not yet started") {
   g.entered.wait();
   std::atomic<int> ran{0};
   std::vector<atomkit::future<void>> fs;
+  fs.reserve(5);
   for (int i = 0; i < 5; ++i) fs.push_back(pool.submit([&ran] { ++ran; }));
   pool.shutdown(false, true);
   for (auto& f : fs) CHECK(f.cancelled());
@@ -130,6 +131,7 @@ TEST_CASE("nested waits with one worker never deadlock") {
   SUBCASE("wait_futures and as_completed inside a task") {
     auto outer = pool.submit([&pool] {
       std::vector<atomkit::future<int>> inner;
+      inner.reserve(8);
       for (int i = 0; i < 8; ++i) inner.push_back(pool.submit([i] { return i; }));
       auto r = atomkit::wait_futures(inner, atomkit::return_when::first_completed);
       int n = 0;
@@ -167,6 +169,7 @@ TEST_CASE("a full queue: submit from inside a task runs the task inline, outside
     atomkit::thread_pool pool(1, 1);
     auto outer = pool.submit([&pool] {
       std::vector<atomkit::future<int>> v;
+      v.reserve(5);
       for (int i = 0; i < 5; ++i) v.push_back(pool.submit([i] { return i; }));
       int s = 0;
       for (auto& f : v) s += f.get();

@@ -373,15 +373,16 @@ class result_state : public state_base {
 template <class R, class Fn>
 class task_state final : public result_state<R> {
  public:
-  template <class F>
-  explicit task_state(F&& f) : result_state<R>(&run_task, &destroy_task) {
-    ::new (static_cast<void*>(fn_)) Fn(std::forward<F>(f));
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): fn_ is raw storage, built here
+  task_state(std::in_place_t /*tag*/, Fn&& f) : result_state<R>(&run_task, &destroy_task) {
+    ::new (static_cast<void*>(fn_)) Fn(std::move(f));
   }
 
  private:
   Fn& fn() noexcept { return *std::launder(reinterpret_cast<Fn*>(fn_)); }
 
   static void run_task(state_base& base) noexcept {
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-static-cast-downcast): run_ of a task_state only
     auto& s = static_cast<task_state&>(base);
     std::uint32_t status = state_base::value;
 #if ATOMKIT_EXCEPTIONS
@@ -399,6 +400,7 @@ class task_state final : public result_state<R> {
   }
 
   static void destroy_task(state_base& base) noexcept {
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-static-cast-downcast): as in run_task
     auto* s = static_cast<task_state*>(&base);
     const std::uint32_t st = s->status();
     if (st == state_base::value) s->result_.destroy();
@@ -463,7 +465,10 @@ inline worker_context*& current_worker() noexcept {
 // A listener that wakes a helping worker.
 struct help_listener : listener {
   worker_context* ctx = nullptr;
-  static void fire_help(listener& l) noexcept { static_cast<help_listener&>(l).ctx->help.wake(); }
+  static void fire_help(listener& l) noexcept {
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-static-cast-downcast): set on help_listeners only
+    static_cast<help_listener&>(l).ctx->help.wake();
+  }
 };
 
 // A worker waits for `ready()` to become true, running the pool's pending tasks meanwhile and
@@ -553,6 +558,7 @@ class future {
 #if ATOMKIT_EXCEPTIONS
     if (st == detail::state_base::error) std::rethrow_exception(h.s->error_);
 #endif
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-static-cast-downcast): a future<T>'s state is one
     return static_cast<detail::result_state<T>*>(h.s)->result_.take();
   }
 
@@ -589,7 +595,7 @@ class future {
   void check(const char* rule) const {
     if (ATOMKIT_UNLIKELY(s_ == nullptr)) detail::misuse("future", rule);
   }
-  std::future_status wait_timed(const detail::deadline& dl) const {
+  [[nodiscard]] std::future_status wait_timed(const detail::deadline& dl) const {
     check("wait_for()/wait_until() on an invalid future");
     return detail::wait_state(*s_, dl) ? std::future_status::ready : std::future_status::timeout;
   }
@@ -622,16 +628,16 @@ class completion_sink {
   // Registers one node per future of `fs` (each must be valid). Already-final futures are pushed
   // at once, in index order.
   template <class Futures>
-  explicit completion_sink(Futures& fs) {
+  explicit completion_sink(Futures& fs)
+      : ctx_(current_worker()), target_(ctx_ != nullptr ? &ctx_->help : &own_) {
     std::size_t n = 0;
     for (auto& f : fs) {
       if (state_of(f) == nullptr) misuse("as_completed/wait_futures", "an invalid future in the range");
       ++n;
     }
+    if (n == 0) return;
     nodes_ = std::make_unique<node[]>(n);
     size_ = n;
-    ctx_ = current_worker();
-    target_ = ctx_ != nullptr ? &ctx_->help : &own_;
     std::size_t i = 0;
     for (auto& f : fs) {
       node& nd = nodes_[i];
@@ -671,6 +677,7 @@ class completion_sink {
 
  private:
   static void fire_node(listener& l) noexcept {
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-static-cast-downcast): fire_node is set on nodes only
     node& nd = static_cast<node&>(l);
     completion_sink& s = *nd.sink;
     s.push(nd);
@@ -727,14 +734,14 @@ class completion_sink {
         dl, sharing::process_private, handshake::asymmetric, short_spin_then_yield);
   }
 
-  std::unique_ptr<node[]> nodes_;
+  worker_context* ctx_ = nullptr;  // the calling worker's context, or null
+  wake_target own_;                // where a non-worker caller sleeps
+  wake_target* target_ = nullptr;  // &own_, or the worker's help target
+  std::unique_ptr<node[]> nodes_;  // one per future; unregistered in the destructor
   std::size_t size_ = 0;
   std::size_t taken_ = 0;
   node* ready_ = nullptr;  // fired and not yet handed out, in completion order
-  atomic<node*> fired_{nullptr};
-  wake_target own_;
-  wake_target* target_ = nullptr;
-  worker_context* ctx_ = nullptr;
+  atomic<node*> fired_{nullptr};  // fired nodes, newest first (a lock-free stack)
 };
 
 }  // namespace detail
