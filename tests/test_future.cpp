@@ -146,7 +146,7 @@ TEST_CASE("cancel races start: exactly one wins (seeded, bounded)") {
   for (std::size_t i = 0; i < rounds && !box.expired(); ++i) {
     auto ran = std::make_shared<std::atomic<int>>(0);
     auto f = pool.submit([ran] { return ran->fetch_add(1) + 1; });
-    const auto spins = std::uniform_int_distribution<int>(0, 200)(rng);
+    const auto spins = std::uniform_int_distribution<int>(0, 20000)(rng);
     for (int s = 0; s < spins; ++s) std::atomic_signal_fence(std::memory_order_seq_cst);
     const bool won = f.cancel();
     f.wait();
