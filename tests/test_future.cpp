@@ -284,6 +284,21 @@ TEST_CASE("wait_futures for each return_when") {
     CHECK(r.done.size() == 2);
     blocker.get();
   }
+  SUBCASE("already-done and cancelled futures wake first_completed at once") {
+    atomkit::thread_pool one(1);
+    gate g;
+    auto blocker = one.submit([&g] { g.hold(); });
+    std::array<atomkit::future<int>, 2> fs{one.submit([] { return 0; }), one.submit([] { return 1; })};
+    REQUIRE(fs[1].cancel());
+    auto r = atomkit::wait_futures(fs, atomkit::return_when::first_completed);
+    CHECK(r.done == std::vector<std::size_t>{1});
+    CHECK(r.not_done == std::vector<std::size_t>{0});
+    g.open.set();
+    fs[0].wait();
+    r = atomkit::wait_futures(fs, atomkit::return_when::first_completed);
+    CHECK(r.done.size() == 2);
+    blocker.get();
+  }
   SUBCASE("empty range and a span") {
     std::vector<atomkit::future<int>> none;
     CHECK(atomkit::wait_futures(none).done.empty());

@@ -227,6 +227,14 @@ TEST_CASE("many submitters, many workers: every task runs once (bounded)") {
   CHECK(sum.load() > 0);
 }
 
+TEST_CASE("an idle worker sleeps in the kernel (no CPU burnt)") {
+  atomkit::thread_pool pool(1);
+  const long tid = pool.submit([] { return stress::current_tid(); }).get();
+  stress::time_box box(std::chrono::seconds(10));
+  CHECK(stress::wait_until_asleep(tid, box));
+  CHECK(pool.submit([] { return 1; }).get() == 1);  // and a submit wakes it
+}
+
 TEST_CASE("the destructor waits for queued work") {
   std::atomic<int> ran{0};
   {
