@@ -25,9 +25,10 @@
 // tasks meanwhile, so that a task that waits for another task never deadlocks the pool, even with
 // one worker (docs/futures.md).
 //
-// Progress: valid, done, running, cancelled and cancel are wait-free (cancel is one CAS, plus the
-// firing of registered listeners under the state's lock: blocking while a registration holds it);
-// get, wait and the waiting calls block (the timed forms at most until their deadline).
+// Progress: valid, done, running and cancelled are wait-free. cancel is a CAS loop that repeats
+// only when another thread changed the state word (lock-free), except that it waits while a
+// waiting call holds that state's listener lock (a few instructions), and it fires the registered
+// listeners; get, wait and the waiting calls block (the timed forms at most until their deadline).
 //
 // Misuse: get/wait on an invalid (moved-from or consumed) future throws
 // std::system_error(operation_not_permitted); under -fno-exceptions it ends the program, and so
