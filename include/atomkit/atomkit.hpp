@@ -4,6 +4,7 @@
 #include <atomkit/barrier.hpp>
 #include <atomkit/event.hpp>
 #include <atomkit/future.hpp>
+#include <atomkit/ipc.hpp>
 #include <atomkit/mpmc_queue.hpp>
 #include <atomkit/reentrant_lock.hpp>
 #include <atomkit/semaphore.hpp>

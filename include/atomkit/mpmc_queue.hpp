@@ -395,7 +395,7 @@ class mpmc_queue {
           return detail::attempt::retry(x, spin.more());
         },
         detail::deadline::never(),
-        detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
+        detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
     tune_spin(spin);
     return !closed;
   }
@@ -445,7 +445,7 @@ class mpmc_queue {
           return detail::attempt::retry(g);
         },
         detail::deadline::never(),
-        detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
+        detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
     return result;
   }
 
@@ -601,7 +601,7 @@ class mpmc_queue {
             return detail::attempt::retry(g);
           },
           dl,
-          detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
+          detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
       if (!go) return queue_status::timeout;
     }
   }
@@ -624,7 +624,7 @@ class mpmc_queue {
             return detail::attempt::retry(g);
           },
           dl,
-          detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
+          detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
       if (!go) return queue_status::timeout;
     }
   }

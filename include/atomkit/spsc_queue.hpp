@@ -169,7 +169,7 @@ class spsc_queue {
       // relaxed: read by the partner after its light barrier; the barriers order it.
       if (w.observed.load(std::memory_order_relaxed) != g) {
         w.observed.store(g, std::memory_order_relaxed);
-        if (sleeping) detail::heavy_barrier(false);
+        if (sleeping) detail::heavy_barrier(detail::symmetric_handshake<Wait>);
       }
     }
   }
@@ -184,7 +184,7 @@ class spsc_queue {
   // `observed` did not see its store. Every await on a watch must therefore record().
   static void wake_partner(watch& w) noexcept {
     if constexpr (Wait::sleeps) {
-      detail::light_barrier(false);
+      detail::light_barrier(detail::symmetric_handshake<Wait>);
       // relaxed: ordered after the caller's state change by the light barrier (store_load.hpp).
       if (ATOMKIT_UNLIKELY(w.sleepers.load(std::memory_order_relaxed) != 0)) {
         // relaxed: both are only compared; the watcher's record() and heavy barriers order them.
@@ -237,7 +237,7 @@ class spsc_queue {
     // relaxed: ordered before the load of closed_ by the barrier (file comment); the consumer
     // reads it after a heavy barrier.
     in_push_.store(1, std::memory_order_relaxed);
-    detail::light_barrier(false);
+    detail::light_barrier(detail::symmetric_handshake<Wait>);
     // relaxed: the handshake above orders it; a push that misses a racing close is waited for.
     if (ATOMKIT_UNLIKELY(closed_.load(std::memory_order_relaxed) != 0)) {
       // release: the consumer's acquire load of in_push_ sees nothing more will come.
@@ -281,7 +281,7 @@ class spsc_queue {
           return detail::attempt::retry(g, spin.more());
         },
         dl,
-        detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
+        detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
     p_.spin_limit = spin.next_limit();
     if (!ok) return queue_status::timeout;
     return closed ? queue_status::closed : queue_status::success;
@@ -336,7 +336,7 @@ class spsc_queue {
             return detail::attempt::retry(g, spin.more());
           },
           dl,
-          detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
+          detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
       c_.spin_limit = spin.next_limit();
       if (!ok) return queue_status::timeout;
       if (!closed) return queue_status::success;
@@ -352,7 +352,7 @@ class spsc_queue {
       if (!c_.fenced) {
         // The consumer's side of the handshake (file comment), once: it follows a read of
         // closed_ == 1, so every later read of in_push_ is after it too.
-        detail::heavy_barrier(false);
+        detail::heavy_barrier(detail::symmetric_handshake<Wait>);
         c_.fenced = true;
       }
       // A push is in flight while in_push_ is set and tail_ has not moved.
@@ -375,7 +375,7 @@ class spsc_queue {
               return detail::attempt::retry(g, spin.more());
             },
             dl,
-            detail::sharing::process_private, detail::handshake::asymmetric,
+            detail::sharing_of<Wait>, detail::handshake::asymmetric,
             detail::spin_then_yield);
         if (!ok) return queue_status::timeout;
       }

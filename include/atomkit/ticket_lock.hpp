@@ -6,8 +6,16 @@
 // lock() takes a ticket with one fetch_add and is served strictly in ticket order. Only the next
 // thread in line spins; threads further back sleep at once on a slot of their own (ticket modulo
 // slot_count), so the two cores are not burnt by waiters whose turn is far off. Each unlock wakes
-// the new owner if it sleeps and, ahead of time, the thread after it, so that the next in line is
-// already running when its turn comes.
+// the new owner, and only if it sleeps.
+//
+// More threads than cores. A FIFO lock is fair to the threads in its queue only: a thread that
+// released the lock and has not yet taken its next ticket gets no turns while it is away, and a
+// futex wake in unlock() is where a releaser is most often descheduled (the woken thread may take
+// its CPU on the way out of the system call). unlock() therefore wakes nobody but a sleeping new
+// owner: it no longer wakes the thread after it ahead of time (that wake, made after the release,
+// cost the releaser its place, and the woken thread spun on a core the holder needed; the
+// measurements are in bench/RESULTS.md). What the lock cannot prevent is in docs/locks.md
+// ("Fairness with more threads than cores").
 //
 // Progress: lock blocks; try_lock and unlock are wait-free (unlock may make futex calls when
 // waiters sleep). try_lock succeeds only when the lock is free and nobody is queued.
@@ -18,6 +26,12 @@
 // Misuse it detects: unlock of a lock that is not held (std::system_error, operation_not_permitted;
 // the lock is left as it was). It records no owner, so an unlock by a thread other than the holder
 // is not detected.
+//
+// Between processes: ipc::ticket_lock (basic_ticket_lock<process_shared>, ipc.hpp) in shared
+// memory. A `park` or `busy` ticket lock placed in memory shared between processes is the
+// caller's bug (docs/ipc.md). A process that dies holding the lock, or queued in lock() (its
+// ticket's turn never ends), stalls the queue for good; try_lock_for/until, which hold no ticket,
+// still return by their deadline.
 #pragma once
 
 #include <atomkit/detail/atomic.hpp>
@@ -77,11 +91,10 @@ class basic_ticket_lock {
     // try_acquire): publishes the critical section.
     serving_.store(next, std::memory_order_release);
     if constexpr (Wait::sleeps) {
-      detail::light_barrier(handshake == detail::handshake::symmetric);  // one for the three checks
-      wake_slot(next);      // the new owner, if it went to sleep
-      wake_slot(next + 1);  // the one after it: let it be spinning when its turn comes
+      detail::light_barrier(handshake == detail::handshake::symmetric);  // one for both checks
+      wake_slot(next);  // the new owner, if it went to sleep (nobody else: see the top)
       detail::wake_generation(watchers_.generation, watchers_.sleepers, detail::wake_all_count,
-                              detail::sharing::process_private);
+                              detail::sharing_of<Wait>);
     }
     detail::tsan::post_unlock(this, 0);
   }
@@ -106,7 +119,7 @@ class basic_ticket_lock {
   void wake_slot(std::uint32_t ticket) noexcept {
     slot& s = slots_[ticket % slot_count];
     detail::wake_generation(s.generation, s.sleepers, detail::wake_all_count,
-                            detail::sharing::process_private);
+                            detail::sharing_of<Wait>);
   }
 
   bool try_acquire() noexcept {
@@ -133,7 +146,7 @@ class basic_ticket_lock {
           if (serving == ticket) return detail::attempt::success();
           return detail::attempt::retry(gen, /*spin=*/ticket - serving == 1);
         },
-        detail::deadline::never(), detail::sharing::process_private, handshake);
+        detail::deadline::never(), detail::sharing_of<Wait>, handshake);
   }
 
   bool try_lock_timed(const detail::deadline& dl) noexcept {
@@ -146,7 +159,7 @@ class basic_ticket_lock {
               const std::uint32_t gen = watchers_.generation.load(std::memory_order_acquire);
               return try_acquire() ? detail::attempt::success() : detail::attempt::retry(gen);
             },
-            dl, detail::sharing::process_private, handshake);
+            dl, detail::sharing_of<Wait>, handshake);
     });
   }
 
