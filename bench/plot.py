@@ -93,7 +93,9 @@ def collect(raw_docs):
 
 
 LATENCY = ("p50_ns", "p99_ns", "p999_ns", "max_ns")
-COUNTERS = ("rate", "fairness", "cpu_seconds") + LATENCY
+# The pool family adds heap allocations per task (a table: it has no rate) and the per-future
+# cost of as_completed.
+COUNTERS = ("rate", "fairness", "cpu_seconds") + LATENCY + ("allocs_per_task", "ns_per_future")
 
 
 def is_reference(impl):

@@ -2,7 +2,9 @@
 #include <atomkit/atomkit.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <mutex>
+#include <vector>
 
 int main() {
   atomkit::spinlock s;
@@ -64,5 +66,12 @@ int main() {
   iev.set();
   iev.wait();
   ibar.arrive_and_wait();
+  {
+    atomkit::thread_pool pool(1);
+    std::vector<atomkit::future<int>> fs;
+    fs.push_back(pool.submit([] { return 1; }));
+    for (std::size_t i : atomkit::as_completed(fs)) (void)i;
+    if (fs[0].get() != 1) return 1;
+  }
   return s.try_lock() && t.try_lock() ? (s.unlock(), t.unlock(), 0) : 1;
 }

@@ -4,6 +4,7 @@
 #include <atomkit/barrier.hpp>
 #include <atomkit/condition_variable.hpp>
 #include <atomkit/event.hpp>
+#include <atomkit/future.hpp>
 #include <atomkit/ipc.hpp>
 #include <atomkit/lock_all.hpp>
 #include <atomkit/lock_order.hpp>
@@ -13,5 +14,6 @@
 #include <atomkit/seqlock.hpp>
 #include <atomkit/spinlock.hpp>
 #include <atomkit/spsc_queue.hpp>
+#include <atomkit/thread_pool.hpp>
 #include <atomkit/ticket_lock.hpp>
 #include <atomkit/wait.hpp>
