@@ -15,13 +15,13 @@
 // recovering holder dies too, the next acquirer is told owner_died again.
 //
 // Mechanism. One 64-bit state word holds the holder's identity (kernel thread id and process id,
-// detail/robust_owner.hpp), and waiters sleep on a shared futex (process_shared waiting). A waiter
-// that has slept robust::check_interval_ns (10 ms) without getting the lock checks whether the
-// holder still lives (tgkill(pid, tid, 0), then /proc for a zombie): a dead holder is detected
-// within about 10 ms by any waiter, and a try_lock() that finds the lock held checks at once (then
-// at most once per 10 ms per thread for the same holder). Detection needs no polling faster than
-// that. The kernel's robust-futex list is not used: glibc registers that list for its own
-// mutexes in every thread, and sharing it would tie this lock to glibc's private layout.
+// detail/robust_owner.hpp), and waiters sleep on a shared futex (process_shared waiting), in
+// slices: after 2 ms, then every 10 ms without the lock, a waiter checks whether the holder still
+// lives (tgkill(pid, tid, 0), then /proc for a zombie). So a dead holder is detected within about
+// 10 ms by any waiter, with no polling faster than that. A try_lock() that finds the lock held
+// checks at once (then at most once per 10 ms per thread for the same holder). The kernel's
+// robust-futex list is not used: glibc registers that list for its own mutexes in every thread,
+// and sharing it would tie this lock to glibc's private, per-architecture layout.
 //
 // Limits (docs/robust_lock.md): every process using one lock must be in the same pid namespace;
 // ids reused after the pid space wraps can make a long-dead holder look alive (waiters then wait
@@ -40,8 +40,9 @@
 // observes through the kernel, is after them).
 //
 // Misuse it detects (std::system_error, operation_not_permitted): unlock() or mark_consistent()
-// by a thread that does not hold the lock, mark_consistent() when owner_died() is false, lock() by
-// the thread that holds it (which would never return). Place it in shared memory (shared_memory,
+// by a thread that does not hold the lock, mark_consistent() when owner_died() is false, lock() or
+// try_lock_for/until by the thread that holds it (they could never succeed; try_lock() returns
+// false). Place it in shared memory (shared_memory,
 // or placement new in any MAP_SHARED mapping): it holds no pointers, so each process may map it at
 // its own address. Under -fno-exceptions, misuse and an unrecoverable lock end the program with a
 // message.
@@ -238,15 +239,18 @@ class robust_lock {
                : outcome::busy;
   }
 
-  // Sleeps on the shared futex in slices of check_interval_ns; after each slice without the lock
-  // it checks the holder. At the caller's deadline, a last check of the holder.
+  // Sleeps on the shared futex in slices (first_check_ns, then check_interval_ns); after each
+  // slice without the lock it checks the holder. At the caller's deadline, a last check.
   ATOMKIT_NOINLINE outcome acquire_slow(std::uint64_t me, const detail::deadline& dl) {
     // relaxed: only the holder can have stored its own identity, so this is exact for `me`.
     if (owner_of(state_.load(std::memory_order_relaxed)) == me) return outcome::self_deadlock;
+    // The first slice is shorter: a waiter that arrives after the holder died finds out soon.
+    std::int64_t slice_ns = detail::robust::first_check_ns;
     for (;;) {
       outcome r = outcome::busy;
-      const detail::deadline slice = dl.sooner(
-          detail::deadline::after(std::chrono::nanoseconds(detail::robust::check_interval_ns)));
+      const detail::deadline slice =
+          dl.sooner(detail::deadline::after(std::chrono::nanoseconds(slice_ns)));
+      slice_ns = detail::robust::check_interval_ns;
       const bool done = detail::await<process_shared>(
           generation_, sleepers_,
           [&] {

@@ -30,6 +30,7 @@ inline constexpr unsigned id_bits = 22;
 inline constexpr std::uint64_t id_mask = (std::uint64_t{1} << id_bits) - 1;
 // Two model-clock reads per slice (model_os.hpp advances the clock 100 us per read).
 inline constexpr std::int64_t check_interval_ns = 200'000;
+inline constexpr std::int64_t first_check_ns = 100'000;
 
 inline std::uint64_t self() noexcept {
   return std::uint64_t{this_thread_id()} | std::uint64_t{1} << id_bits;  // process id 1

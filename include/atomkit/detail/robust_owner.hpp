@@ -7,6 +7,7 @@
 //   bool recently_alive(std::uint64_t state);  // this thread found state's owner alive lately
 //   void remember_alive(std::uint64_t state);  //   (a per-thread memo that rate-limits checks)
 //   inline constexpr std::int64_t check_interval_ns;   // how often a waiter checks the owner
+//   inline constexpr std::int64_t first_check_ns;      // when a waiter checks the first time
 //
 // Identity. A thread is named by its kernel thread id (gettid) and its process id (getpid), each
 // below 2^22 (the kernel's PID_MAX_LIMIT): identity = tid | pid << 22, 44 bits. Both are cached
@@ -50,6 +51,10 @@ inline constexpr std::uint64_t id_mask = (std::uint64_t{1} << id_bits) - 1;
 // detection of a dead holder takes at most about this long (plus scheduling delays), for the
 // price of one wake-up and a system call or two per waiting thread per interval.
 inline constexpr std::int64_t check_interval_ns = 10'000'000;
+// The first check of a wait comes sooner, so that a waiter arriving at a lock whose holder is
+// already dead does not wait a whole interval.
+inline constexpr std::int64_t first_check_ns = 2'000'000;
+static_assert(0 < first_check_ns && first_check_ns <= check_interval_ns);
 
 inline std::uint64_t& self_cache() noexcept {
   static thread_local std::uint64_t id = 0;  // constant-initialized: no TLS guard
