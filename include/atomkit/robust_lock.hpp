@@ -27,7 +27,8 @@
 // ids reused after the pid space wraps can make a long-dead holder look alive (waiters then wait
 // for the impostor to end; never two holders); a holder's death is what ends its hold, so a
 // holder stopped by SIGSTOP or a debugger is alive. A thread that exits holding the lock is
-// treated as dead, as with pthread robust mutexes.
+// treated as dead, as with pthread robust mutexes. Under ThreadSanitizer, a recovery from a dead
+// thread of the same process is reported as a double lock (TSan cannot be told to repair a lock).
 //
 // Progress: lock blocks; try_lock is wait-free but may make a few system calls (a liveness check)
 // when it finds the lock held; unlock is wait-free (one futex_wake call when a waiter sleeps);
