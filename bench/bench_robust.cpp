@@ -7,7 +7,6 @@
 #include "harness.hpp"
 
 #include <pthread.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,9 +75,9 @@ struct arena {
 template <class Lock>
 class shared_arena {
  public:
-  shared_arena() {
-    mem_ = ::mmap(nullptr, sizeof(arena<Lock>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                  -1, 0);
+  shared_arena()
+      : mem_(::mmap(nullptr, sizeof(arena<Lock>), PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS, -1, 0)) {
     if (mem_ == MAP_FAILED) throw std::runtime_error("mmap failed");
     a_ = new (mem_) arena<Lock>;
   }

@@ -12,13 +12,14 @@
 // half-done update, completes it, calls mark_consistent(), and adds its own update.
 #include <atomkit/robust_lock.hpp>
 
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdio>
+#include <exception>
 #include <new>
 #include <thread>
 
@@ -33,7 +34,7 @@ struct record {
 
 }  // namespace
 
-int main() {
+int main() try {
   void* mem = ::mmap(nullptr, sizeof(record), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                      -1, 0);
   if (mem == MAP_FAILED) return 1;
@@ -77,4 +78,7 @@ int main() {
     return 1;
   }
   return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "FAIL: %s\n", e.what());
+  return 1;
 }
