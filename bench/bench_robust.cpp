@@ -176,7 +176,7 @@ void add_robust(const std::string& name) {
 
 const registrar reg([] {
   add_robust<robust>("atomkit::ipc::robust_lock");
-  add_robust<pthread_robust>("pthread_mutex robust+pshared");
+  add_robust<pthread_robust>("pthread_mutex(robust,pshared)");
 });
 
 }  // namespace

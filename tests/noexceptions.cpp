@@ -1,5 +1,6 @@
 // Compiled with -fno-exceptions: the whole library must build without exceptions.
 #include <atomkit/atomkit.hpp>
+#include <atomkit/robust_lock.hpp>
 
 #include <mutex>
 
@@ -30,5 +31,8 @@ int main() {
     std::scoped_lock guard(s, t, r);
     q.store(q.load() + 1);
   }
+  atomkit::ipc::robust_lock rl;
+  if (rl.lock() != atomkit::ipc::lock_result::acquired) return 1;
+  rl.unlock();
   return s.try_lock() && t.try_lock() ? (s.unlock(), t.unlock(), 0) : 1;
 }

@@ -33,8 +33,8 @@
 // Progress: lock blocks; try_lock is wait-free but may make a few system calls (a liveness check)
 // when it finds the lock held; unlock is wait-free (one futex_wake call when a waiter sleeps);
 // try_lock_for/until block at most until the deadline (plus one liveness check). Not FIFO.
-// Uncontended lock and unlock make no system call: a load and a compare-and-swap to lock, a load
-// and a store to unlock.
+// Uncontended lock and unlock make no system call: a load and a compare-and-swap to lock; a load,
+// a store and the shared handshake's fence (a futex lock's atomic exchange, in cost) to unlock.
 //
 // Memory: an unlock happens before the acquisition that follows it; the writes of a holder that
 // died are visible to the acquirer that recovers the lock (its death, which the liveness check
@@ -43,10 +43,9 @@
 // Misuse it detects (std::system_error, operation_not_permitted): unlock() or mark_consistent()
 // by a thread that does not hold the lock, mark_consistent() when owner_died() is false, lock() or
 // try_lock_for/until by the thread that holds it (they could never succeed; try_lock() returns
-// false). Place it in shared memory (shared_memory,
-// or placement new in any MAP_SHARED mapping): it holds no pointers, so each process may map it at
-// its own address. Under -fno-exceptions, misuse and an unrecoverable lock end the program with a
-// message.
+// false). Place it in shared memory (shared_memory, or placement new in any MAP_SHARED mapping):
+// it holds no pointers, so each process may map it at its own address. Under -fno-exceptions,
+// misuse and an unrecoverable lock end the program with a message.
 #pragma once
 
 #include <atomkit/detail/atomic.hpp>
