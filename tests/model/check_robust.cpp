@@ -6,6 +6,10 @@
 // compare-and-swap split into a load and a store (two recoverers), a liveness check that reports
 // a live holder dead, and unlock's release made relaxed.
 #define ATOMKIT_ROBUST_OWNER_HEADER "model_robust_owner.hpp"
+// Misuse detected by the lock (an unlock by a thread that lost it to a second recoverer, in a
+// control) fails the execution: no check here expects a throw, and a throw inside Relacy's
+// threads would free its message through the wrong heap (see check_sync.cpp's plain_heap).
+#define ATOMKIT_MISUSE_HOOK(primitive, rule) RL_ASSERT(!"atomkit misuse detected")
 #include "model.hpp"
 #include "model_robust_owner.hpp"
 

@@ -12,8 +12,6 @@
 #define ATOMKIT_OS_HEADER "model_os.hpp"
 #define ATOMKIT_WAIT_MAX_SPIN 1
 #define ATOMKIT_WAIT_MAX_YIELD_NS 0
-// Misuse detected by a primitive fails the execution (Relacy's threads cannot throw).
-#define ATOMKIT_MISUSE_HOOK(primitive, rule) RL_ASSERT(!"atomkit misuse detected")
 
 #include "model_atomic.hpp"
 #include "model_os.hpp"
