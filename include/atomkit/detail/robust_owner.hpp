@@ -35,12 +35,12 @@
 #include <atomkit/detail/config.hpp>
 
 #include <fcntl.h>
-#include <signal.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
