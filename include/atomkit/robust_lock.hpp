@@ -147,7 +147,8 @@ class robust_lock {
                     (sequence_mask & (died_bit | unrecoverable_bit)) == 0,
                 "the state's fields do not overlap");
 
-  enum class outcome { acquired, owner_died, busy, unrecoverable, self_deadlock };
+  // holder_ending: busy, and the holder is being killed (check_holder only; callers see busy).
+  enum class outcome { acquired, owner_died, busy, unrecoverable, self_deadlock, holder_ending };
 
   static constexpr std::uint64_t owner_of(std::uint64_t s) noexcept { return s & identity_mask; }
   static constexpr bool is_free(std::uint64_t s) noexcept { return (s & ~sequence_mask) == 0; }
@@ -193,6 +194,7 @@ class robust_lock {
     detail::tsan::pre_lock(this, once || !dl.infinite() ? detail::tsan::try_lock : 0);
     outcome r = try_acquire(me);
     if (ATOMKIT_UNLIKELY(r == outcome::busy)) r = once ? check_holder(me) : acquire_slow(me, dl);
+    if (r == outcome::holder_ending) r = outcome::busy;
     const bool ok = r == outcome::acquired || r == outcome::owner_died;
     const unsigned flags = once || !dl.infinite() ? detail::tsan::try_lock : 0;
     detail::tsan::post_lock(this, ok ? flags : flags | detail::tsan::try_lock_failed);
@@ -225,9 +227,12 @@ class robust_lock {
     const std::uint64_t holder = owner_of(s);
     if (holder == me) return outcome::busy;  // try_lock by the holder: held (lock() checks this)
     if (detail::robust::recently_alive(s)) return outcome::busy;
-    if (detail::robust::owner_alive(holder)) {
-      detail::robust::remember_alive(s);
-      return outcome::busy;
+    switch (detail::robust::check_owner(holder)) {
+      case detail::robust::owner_status::alive:
+        detail::robust::remember_alive(s);
+        return outcome::busy;
+      case detail::robust::owner_status::ending: return outcome::holder_ending;
+      case detail::robust::owner_status::gone: break;
     }
     // acquire: the dead holder's writes come before its death, which the liveness check saw
     // through the kernel; this also pairs with the release store of the unlock that preceded the
@@ -263,6 +268,10 @@ class robust_lock {
           slice, scope, detail::handshake::symmetric);
       if (done) return r;
       r = check_holder(me);
+      if (r == outcome::holder_ending) {  // being killed: look again soon
+        r = outcome::busy;
+        slice_ns = detail::robust::ending_check_ns;
+      }
       if (r != outcome::busy || dl.passed()) return r;
     }
   }
