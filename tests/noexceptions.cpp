@@ -1,5 +1,6 @@
 // Compiled with -fno-exceptions: the whole library must build without exceptions.
 #include <atomkit/atomkit.hpp>
+#include <atomkit/robust_lock.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -73,5 +74,8 @@ int main() {
     for (std::size_t i : atomkit::as_completed(fs)) (void)i;
     if (fs[0].get() != 1) return 1;
   }
+  atomkit::ipc::robust_lock rl;
+  if (rl.lock() != atomkit::ipc::lock_result::acquired) return 1;
+  rl.unlock();
   return s.try_lock() && t.try_lock() ? (s.unlock(), t.unlock(), 0) : 1;
 }

@@ -30,6 +30,7 @@
 #include <atomkit/detail/wait_engine.hpp>
 #include <atomkit/event.hpp>
 #include <atomkit/reentrant_lock.hpp>
+#include <atomkit/robust_lock.hpp>
 #include <atomkit/semaphore.hpp>
 #include <atomkit/seqlock.hpp>
 #include <atomkit/spinlock.hpp>

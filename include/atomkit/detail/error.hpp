@@ -16,7 +16,12 @@ namespace atomkit::detail {
 
 // A caller bug, such as unlocking a lock that is not held: std::system_error with
 // std::errc::operation_not_permitted.
+// A model-checking build may define ATOMKIT_MISUSE_HOOK(primitive, rule) to report misuse as a
+// failure of the checked execution (it must not return): a model checker's threads cannot throw.
 [[noreturn]] ATOMKIT_NOINLINE inline void misuse(const char* primitive, const char* rule) {
+#if defined(ATOMKIT_MISUSE_HOOK)
+  ATOMKIT_MISUSE_HOOK(primitive, rule);
+#endif
 #if ATOMKIT_EXCEPTIONS
   throw std::system_error(std::make_error_code(std::errc::operation_not_permitted),
                           std::string("atomkit::") + primitive + ": " + rule);
