@@ -26,8 +26,10 @@
 // Limits (docs/robust_lock.md): every process using one lock must be in the same pid namespace;
 // ids reused after the pid space wraps can make a long-dead holder look alive (waiters then wait
 // for the impostor to end; never two holders); a holder's death is what ends its hold, so a
-// holder stopped by SIGSTOP or a debugger is alive. A thread that exits holding the lock is
-// treated as dead, as with pthread robust mutexes. Under ThreadSanitizer, a recovery from a dead
+// holder stopped by SIGSTOP or a debugger is alive, as is one that called exec (unlike pthread
+// robust mutexes, which exec releases); a child made without glibc's fork handlers (_Fork, raw
+// clone) acts under its parent's ids. A thread that exits holding the lock is treated as dead,
+// as with pthread robust mutexes. Under ThreadSanitizer, a recovery from a dead
 // thread of the same process is reported as a double lock (TSan cannot be told to repair a lock).
 //
 // Progress: lock blocks; try_lock is wait-free but may make a few system calls (a liveness check)

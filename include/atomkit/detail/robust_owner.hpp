@@ -94,8 +94,9 @@ inline std::uint64_t self() noexcept {
   return ATOMKIT_LIKELY(id != 0) ? id : self_slow();
 }
 
-// What /proc/<pid>/task/<tid>/stat says of a thread: its state letter (0 if the file is absent,
-// so the thread has gone; '?' if it cannot be read: no /proc, the caller assumes alive), and
+// What /proc/<pid>/task/<tid>/stat says of a thread: its state letter (0 if the file is absent:
+// the thread has gone, or is hidden from us, which check_owner tells apart; '?' if it cannot be
+// read: no /proc, the caller assumes alive), and
 // whether a SIGKILL is pending for it (its process is being killed but has not ended yet).
 struct proc_stat {
   char state = '?';
@@ -150,8 +151,17 @@ ATOMKIT_NOINLINE inline owner_status check_owner(std::uint64_t owner) noexcept {
     status = owner_status::gone;
   } else {
     const proc_stat st = read_proc_stat(pid, tid);
-    if (st.state == '\0' || st.state == 'Z' || st.state == 'X' || st.state == 'x') {
+    if (st.state == 'Z' || st.state == 'X' || st.state == 'x') {
       status = owner_status::gone;
+    } else if (st.state == '\0') {
+      // An absent /proc entry means gone only if the kernel confirms it: a thread reaped between
+      // the two calls answers ESRCH now. A live thread can be hidden from us (/proc mounted with
+      // hidepid, another user's process, another pid namespace's /proc): tgkill then succeeds or
+      // answers EPERM, and the holder counts as alive.
+      if (::syscall(SYS_tgkill, static_cast<pid_t>(pid), static_cast<pid_t>(tid), 0) != 0 &&
+          errno == ESRCH) {
+        status = owner_status::gone;
+      }
     } else if (st.sigkill_pending) {
       status = owner_status::ending;
     }
