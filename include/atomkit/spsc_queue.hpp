@@ -58,7 +58,7 @@
 
 namespace atomkit {
 
-template <class T, class Wait = park>
+template <class T, class Wait = park, class Ring = detail::heap_ring>
 class spsc_queue {
   static_assert(std::is_nothrow_move_constructible_v<T>,
                 "atomkit::spsc_queue<T>: T's move constructor must be noexcept (an element moved "
@@ -72,12 +72,9 @@ class spsc_queue {
   using value_type = T;
 
   explicit spsc_queue(std::size_t capacity) {
-    if (capacity == 0) detail::invalid_argument("spsc_queue", "capacity must be at least 1");
-    if (capacity > max_capacity) detail::invalid_argument("spsc_queue", "capacity too large");
-    const std::size_t bytes = detail::ring_bytes("spsc_queue", capacity, sizeof(cell));
+    const std::size_t bytes = ring_bytes_for(capacity);
     cap_ = static_cast<std::uint32_t>(capacity);
-    void* raw = ::operator new(bytes, std::align_val_t{alignof(cell)});
-    cells_ = static_cast<cell*>(raw);
+    ring_.allocate(ring_offset(), bytes);
   }
 
   ~spsc_queue() {
@@ -85,11 +82,12 @@ class spsc_queue {
     std::uint32_t h = head_.load(std::memory_order_relaxed);
     const std::uint32_t t = tail_.load(std::memory_order_relaxed);
     std::uint32_t i = c_.index;
+    cell* const cells = ring_.get(this);
     for (; h != t; ++h) {
-      cells_[i].destroy();
+      cells[i].destroy();
       i = i + 1 == cap_ ? 0 : i + 1;
     }
-    ::operator delete(static_cast<void*>(cells_), std::align_val_t{alignof(cell)});
+    ring_.release();
   }
 
   spsc_queue(const spsc_queue&) = delete;
@@ -150,6 +148,24 @@ class spsc_queue {
  private:
   static constexpr std::size_t max_capacity = std::size_t{1} << 31;
   using cell = detail::element_storage<T>;
+  // Process-shared words need the symmetric store/load handshake (membarrier stays in-process).
+  static constexpr bool shared_words = detail::sharing_of<Wait> == detail::sharing::process_shared;
+
+ protected:
+  // The ring's size in bytes for `capacity` elements (invalid_argument when capacity is 0, too
+  // large, or the size overflows), and where a trailing ring starts, from the object: for the
+  // ipc queue, which places object and ring together (ipc_queue.hpp).
+  static std::size_t ring_bytes_for(std::size_t capacity) {
+    if (capacity == 0) detail::invalid_argument("spsc_queue", "capacity must be at least 1");
+    if (capacity > max_capacity) detail::invalid_argument("spsc_queue", "capacity too large");
+    return detail::ring_bytes("spsc_queue", capacity, sizeof(cell));
+  }
+  static constexpr std::size_t ring_offset() noexcept {
+    return detail::trailing_offset<cell>(sizeof(spsc_queue));
+  }
+  static constexpr std::size_t ring_alignment() noexcept { return alignof(cell); }
+
+ private:
 
   struct alignas(detail::pad_size) watch {
     detail::atomic<std::uint32_t> generation{0};  // futex word: advanced when watchers may go on
@@ -169,7 +185,7 @@ class spsc_queue {
       // relaxed: read by the partner after its light barrier; the barriers order it.
       if (w.observed.load(std::memory_order_relaxed) != g) {
         w.observed.store(g, std::memory_order_relaxed);
-        if (sleeping) detail::heavy_barrier(false);
+        if (sleeping) detail::heavy_barrier(shared_words);
       }
     }
   }
@@ -184,7 +200,7 @@ class spsc_queue {
   // `observed` did not see its store. Every await on a watch must therefore record().
   static void wake_partner(watch& w) noexcept {
     if constexpr (Wait::sleeps) {
-      detail::light_barrier(false);
+      detail::light_barrier(shared_words);
       // relaxed: ordered after the caller's state change by the light barrier (store_load.hpp).
       if (ATOMKIT_UNLIKELY(w.sleepers.load(std::memory_order_relaxed) != 0)) {
         // relaxed: both are only compared; the watcher's record() and heavy barriers order them.
@@ -192,7 +208,7 @@ class spsc_queue {
         if (w.observed.load(std::memory_order_relaxed) == g) {
           // release: a watcher that reads the new generation (acquire) sees the state change.
           w.generation.fetch_add(1, std::memory_order_release);
-          detail::notify<Wait>(w.generation, w.sleepers, 1);
+          detail::notify<Wait>(w.generation, w.sleepers, 1, detail::sharing_of<Wait>);
         }
       }
     }
@@ -209,7 +225,8 @@ class spsc_queue {
   static void wake_all(watch& w) noexcept {
     // release: a watcher that reads the new generation (acquire) sees the state change.
     w.generation.fetch_add(1, std::memory_order_release);
-    detail::notify<Wait>(w.generation, w.sleepers, detail::wake_all_count);
+    detail::notify<Wait>(w.generation, w.sleepers, detail::wake_all_count,
+                          detail::sharing_of<Wait>);
   }
 
   template <class V>
@@ -237,19 +254,20 @@ class spsc_queue {
     // relaxed: ordered before the load of closed_ by the barrier (file comment); the consumer
     // reads it after a heavy barrier.
     in_push_.store(1, std::memory_order_relaxed);
-    detail::light_barrier(false);
+    detail::light_barrier(shared_words);
     // relaxed: the handshake above orders it; a push that misses a racing close is waited for.
     if (ATOMKIT_UNLIKELY(closed_.load(std::memory_order_relaxed) != 0)) {
       // release: the consumer's acquire load of in_push_ sees nothing more will come.
       in_push_.store(0, std::memory_order_release);
       detail::notify_generation<Wait>(cons_watch_.generation, cons_watch_.sleepers,
-                                      detail::wake_all_count);
+                                      detail::wake_all_count,
+                          detail::sharing_of<Wait>);
       return queue_status::closed;
     }
     if constexpr (std::is_same_v<V, T>) {
-      cells_[p_.index].construct(std::move(v));
+      ring_.get(this)[p_.index].construct(std::move(v));
     } else {
-      cells_[p_.index].construct(v);  // const T&, nothrow copy
+      ring_.get(this)[p_.index].construct(v);  // const T&, nothrow copy
     }
     // release: publishes the element to the consumer's acquire load of tail_.
     tail_.store(t + 1, std::memory_order_release);
@@ -281,7 +299,7 @@ class spsc_queue {
           return detail::attempt::retry(g, spin.more());
         },
         dl,
-        detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
+        detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
     p_.spin_limit = spin.next_limit();
     if (!ok) return queue_status::timeout;
     return closed ? queue_status::closed : queue_status::success;
@@ -299,7 +317,7 @@ class spsc_queue {
         if (r != queue_status::success) return r;
       }
     }
-    T* p = cells_[c_.index].get();
+    T* p = ring_.get(this)[c_.index].get();
     out = std::move(*p);
     p->~T();
     // release: pairs with the producer's acquire load of head_: our reads happen before its write.
@@ -336,7 +354,7 @@ class spsc_queue {
             return detail::attempt::retry(g, spin.more());
           },
           dl,
-          detail::sharing::process_private, detail::handshake::asymmetric, detail::spin_then_yield);
+          detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
       c_.spin_limit = spin.next_limit();
       if (!ok) return queue_status::timeout;
       if (!closed) return queue_status::success;
@@ -352,7 +370,7 @@ class spsc_queue {
       if (!c_.fenced) {
         // The consumer's side of the handshake (file comment), once: it follows a read of
         // closed_ == 1, so every later read of in_push_ is after it too.
-        detail::heavy_barrier(false);
+        detail::heavy_barrier(shared_words);
         c_.fenced = true;
       }
       // A push is in flight while in_push_ is set and tail_ has not moved.
@@ -375,7 +393,7 @@ class spsc_queue {
               return detail::attempt::retry(g, spin.more());
             },
             dl,
-            detail::sharing::process_private, detail::handshake::asymmetric,
+            detail::sharing_of<Wait>, detail::handshake::asymmetric,
             detail::spin_then_yield);
         if (!ok) return queue_status::timeout;
       }
@@ -398,7 +416,7 @@ class spsc_queue {
   watch prod_watch_;  // the producer sleeps here
   // Read-mostly from here on.
   alignas(detail::pad_size) detail::atomic<std::uint32_t> closed_{0};
-  cell* cells_ = nullptr;
+  detail::ring_storage<cell, Ring> ring_;  // heap, or right behind the object (queue_common.hpp)
   std::uint32_t cap_ = 0;
 };
 

@@ -108,6 +108,57 @@ inline std::size_t ring_bytes(const char* primitive, std::size_t count, std::siz
   return count * size;
 }
 
+// Where a queue keeps its ring, a policy of the queue cores (the algorithms are the same):
+//   heap_ring      allocated by the constructor (operator new), owned and freed by the queue: the
+//                  in-process queues;
+//   trailing_ring  in the bytes right behind the queue object, found at a fixed offset from
+//                  `this`: the ipc queues (ipc_queue.hpp). Shared state then holds no pointer, so
+//                  the queue works at whatever address each process maps it; whoever places the
+//                  queue reserves those bytes, and nothing is freed.
+struct heap_ring {};
+struct trailing_ring {};
+
+template <class Cell, class Ring>
+class ring_storage;
+
+template <class Cell>
+class ring_storage<Cell, heap_ring> {
+ public:
+  // The constructor's one allocation; `offset` is the trailing ring's (unused here).
+  void allocate(std::size_t /*offset*/, std::size_t bytes) {
+    cells_ = static_cast<Cell*>(::operator new(bytes, std::align_val_t{alignof(Cell)}));
+  }
+  [[nodiscard]] Cell* get(const void* /*owner*/) const noexcept { return cells_; }
+  void release() noexcept {
+    ::operator delete(static_cast<void*>(cells_), std::align_val_t{alignof(Cell)});
+  }
+
+ private:
+  Cell* cells_ = nullptr;
+};
+
+template <class Cell>
+class ring_storage<Cell, trailing_ring> {
+ public:
+  void allocate(std::size_t offset, std::size_t /*bytes*/) noexcept { offset_ = offset; }
+  [[nodiscard]] Cell* get(const void* owner) const noexcept {
+    // The ring was placed `offset_` bytes behind the owner by whoever placed the owner (an address
+    // computed from this process's own mapping of the owner, never stored).
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast,cppcoreguidelines-pro-type-reinterpret-cast)
+    return reinterpret_cast<Cell*>(const_cast<unsigned char*>(static_cast<const unsigned char*>(owner)) + offset_);
+  }
+  void release() noexcept {}
+
+ private:
+  std::size_t offset_ = 0;  // from the owner to its ring: an offset, valid at any address
+};
+
+// The offset of a trailing ring of `Cell` behind an object of `owner_size` bytes.
+template <class Cell>
+constexpr std::size_t trailing_offset(std::size_t owner_size) noexcept {
+  return (owner_size + alignof(Cell) - 1) / alignof(Cell) * alignof(Cell);
+}
+
 template <class T>
 inline constexpr bool queue_element_ok =
     std::is_nothrow_move_constructible_v<T> && std::is_nothrow_destructible_v<T>;
