@@ -3,9 +3,11 @@
 
 #include <atomkit/barrier.hpp>
 #include <atomkit/event.hpp>
+#include <atomkit/ipc_queue.hpp>
 #include <atomkit/mpmc_queue.hpp>
 #include <atomkit/reentrant_lock.hpp>
 #include <atomkit/semaphore.hpp>
+#include <atomkit/shared_memory.hpp>
 #include <atomkit/seqlock.hpp>
 #include <atomkit/spinlock.hpp>
 #include <atomkit/spsc_queue.hpp>
