@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string>
 
 extern char** environ;
@@ -42,9 +43,7 @@ int worker(const std::string& name) {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   using namespace std::chrono_literals;
   if (argc == 3 && std::strcmp(argv[1], "--worker") == 0) return worker(argv[2]);
 
@@ -81,10 +80,8 @@ int main(int argc, char** argv) {
       ok = j.value == j.id * j.id;
       sum += j.value;
       ++received;
-    } else if (r != atomkit::queue_status::empty && r != atomkit::queue_status::timeout) {
-      ok = false;
-    } else if (sent == jobs) {
-      ok = false;  // ten seconds without a result: the worker is gone
+    } else if (sent == jobs || r != atomkit::queue_status::timeout) {
+      ok = false;  // ten seconds without a result (the worker is gone), or a broken queue
     }
   }
   in.close();
@@ -96,4 +93,15 @@ int main(int argc, char** argv) {
   std::printf("%llu squares from the worker, sum %llu\n", static_cast<unsigned long long>(received),
               static_cast<unsigned long long>(sum));
   return ok && sum == want && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {  // a region that cannot be created or opened
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
 }

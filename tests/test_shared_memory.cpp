@@ -78,13 +78,16 @@ struct tally {
 
 // Its constructor announces itself, then waits for the test to let it finish.
 struct gated {
-  gated(atomkit::ipc::spsc_queue<int>* started, atomkit::ipc::spsc_queue<int>* go) {
+  gated(atomkit::ipc::spsc_queue<int>* started, atomkit::ipc::spsc_queue<int>* go)
+      : value(announce_and_wait(started, go)) {}
+  static int announce_and_wait(atomkit::ipc::spsc_queue<int>* started,
+                               atomkit::ipc::spsc_queue<int>* go) {
     (void)started->push(1);
     int v = 0;
     (void)go->try_pop_for(v, 20s);
-    value = 42;
+    return 42;
   }
-  int value = 0;
+  int value;
 };
 
 struct throws_on_construction {
@@ -99,12 +102,12 @@ TEST_CASE("shared_memory: create, open at another address, find, data, size, mov
   shared_memory a = shared_memory::create(name.substr(1), 1 << 16);  // the '/' is added
   CHECK(a.size() == (1u << 16));
   REQUIRE(a.data() != nullptr);
-  point& p = a.construct<point>("p", point{3, 4});
+  auto& p = a.construct<point>("p", point{3, 4});
   CHECK(reinterpret_cast<unsigned char*>(&p) > static_cast<unsigned char*>(a.data()));
 
   shared_memory b = shared_memory::open(name);
   CHECK(b.data() != a.data());  // a second mapping: another address
-  point& q = b.find<point>("p");
+  auto& q = b.find<point>("p");
   CHECK(&q != &p);
   CHECK(q.x == 3);
   CHECK(q.y == 4);
@@ -232,9 +235,9 @@ TEST_CASE("shared_memory: racing construct and find_or_construct across processe
   constexpr int rounds = 24;
   shared_memory counters = shared_memory::anonymous(1 << 16);
   using table = std::array<std::atomic<int>, rounds>;
-  table& made_c = counters.construct<table>("made_c");
-  table& wins = counters.construct<table>("wins");
-  table& made_d = counters.construct<table>("made_d");
+  auto& made_c = counters.construct<table>("made_c");
+  auto& wins = counters.construct<table>("wins");
+  auto& made_d = counters.construct<table>("made_d");
 
   const std::string name = ipc_test::unique_name();
   unlink_at_exit cleanup{name};
@@ -251,7 +254,7 @@ TEST_CASE("shared_memory: racing construct and find_or_construct across processe
           if (e.code() != std::errc::file_exists) return 1;
           (void)mine.find<tally>(key_of("c", r));  // waits for the winner if need be
         }
-        tally& d =
+        auto& d =
             mine.find_or_construct<tally>(key_of("d", r), &made_d[static_cast<std::size_t>(r)]);
         d.hits.fetch_add(1);
       }

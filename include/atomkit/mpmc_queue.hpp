@@ -109,12 +109,10 @@ class mpmc_queue {
  public:
   using value_type = T;
 
-  explicit mpmc_queue(std::size_t capacity) {
-    const std::size_t bytes = ring_bytes_for(capacity);
-    cap_ = capacity;
-    div_ = detail::invariant_divider(capacity);
-    physical_ = physical_slots(capacity);
-    ring_.allocate(ring_offset(), bytes);
+  explicit mpmc_queue(std::size_t capacity)
+      : cap_(checked_capacity(capacity)), physical_(physical_slots(capacity)),
+        div_(detail::invariant_divider(capacity)) {
+    ring_.allocate(ring_offset(), ring_bytes_for(capacity));
     slot* const ring = slots();
     for (std::size_t i = 0; i < physical_; ++i) ::new (static_cast<void*>(&ring[i])) slot();
   }
@@ -257,6 +255,10 @@ class mpmc_queue {
   }
   static constexpr std::size_t ring_offset() noexcept {
     return detail::trailing_offset<slot>(sizeof(mpmc_queue));
+  }
+  static std::size_t checked_capacity(std::size_t capacity) {
+    (void)ring_bytes_for(capacity);  // refuses what it cannot hold, before anything is built
+    return capacity;
   }
   static constexpr std::size_t ring_alignment() noexcept { return alignof(slot); }
 

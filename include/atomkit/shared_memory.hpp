@@ -71,6 +71,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <string>
 #include <string_view>
@@ -325,7 +326,7 @@ class shared_memory {
     check_key(key);
     detail::shm::entry* e = nullptr;
     {
-      const lock_guard g(hdr());
+      const lock_guard g(hdr().lock);
       e = lookup(key);
     }
     T* obj = e == nullptr ? nullptr : await_object<T>(*e, key);
@@ -352,16 +353,7 @@ class shared_memory {
   using header = detail::shm::header;
 
   // Holds the directory lock of a region for a scope.
-  class lock_guard {
-   public:
-    explicit lock_guard(header& h) noexcept : h_(h) { h_.lock.lock(); }
-    ~lock_guard() { h_.lock.unlock(); }
-    lock_guard(const lock_guard&) = delete;
-    lock_guard& operator=(const lock_guard&) = delete;
-
-   private:
-    header& h_;
-  };
+  using lock_guard = std::lock_guard<basic_spinlock<process_shared>>;
 
   shared_memory(void* base, std::size_t size, std::string name) noexcept
       : base_(base), size_(size), name_(std::move(name)) {}
@@ -387,7 +379,7 @@ class shared_memory {
     }
   }
 
-  header& hdr() const noexcept { return *static_cast<header*>(base_); }
+  [[nodiscard]] header& hdr() const noexcept { return *static_cast<header*>(base_); }
 
   void unmap() noexcept {
     if (base_ != nullptr) ::munmap(base_, size_);
@@ -396,7 +388,7 @@ class shared_memory {
 
   // create()/anonymous(): builds the header in the zero-filled mapping, then publishes it.
   void initialize() noexcept {
-    header* h = ::new (base_) header{};
+    auto* h = ::new (base_) header{};
     h->magic = detail::shm::magic;
     h->size = size_;
     h->used = sizeof(header);
@@ -434,7 +426,7 @@ class shared_memory {
   }
 
   // Under the directory lock: the live entry named key, or null.
-  entry* lookup(const std::string& key) const noexcept {
+  [[nodiscard]] entry* lookup(const std::string& key) const noexcept {
     header& h = hdr();
     for (std::uint64_t i = 0; i < h.count; ++i) {
       entry& e = h.entries[i];
@@ -497,7 +489,7 @@ class shared_memory {
       entry* e = nullptr;
       std::uint64_t offset = 0;
       {
-        const lock_guard g(h);
+        const lock_guard g(h.lock);
         e = lookup(key);
         if (e == nullptr) offset = claim(h, key, bytes, alignof(T),
                                              detail::shm::type_fingerprint<T>(), e);  // throws when full

@@ -71,10 +71,9 @@ class spsc_queue {
  public:
   using value_type = T;
 
-  explicit spsc_queue(std::size_t capacity) {
-    const std::size_t bytes = ring_bytes_for(capacity);
-    cap_ = static_cast<std::uint32_t>(capacity);
-    ring_.allocate(ring_offset(), bytes);
+  explicit spsc_queue(std::size_t capacity)
+      : cap_(static_cast<std::uint32_t>(checked_capacity(capacity))) {
+    ring_.allocate(ring_offset(), ring_bytes_for(capacity));
   }
 
   ~spsc_queue() {
@@ -162,6 +161,10 @@ class spsc_queue {
   }
   static constexpr std::size_t ring_offset() noexcept {
     return detail::trailing_offset<cell>(sizeof(spsc_queue));
+  }
+  static std::size_t checked_capacity(std::size_t capacity) {
+    (void)ring_bytes_for(capacity);  // refuses what it cannot hold, before anything is built
+    return capacity;
   }
   static constexpr std::size_t ring_alignment() noexcept { return alignof(cell); }
 
