@@ -332,16 +332,18 @@ void lock_processes(benchmark::State& st, int n) {
 const registrar reg([] {
   using ipc_mpmc = atomkit::ipc::mpmc_queue<item>;
   using ipc_spsc = atomkit::ipc::spsc_queue<item>;
-  add("ipc", "rtt", "ipc::mpmc_queue(processes)", {2},
+  add("ipc", "rtt", "atomkit::ipc::mpmc_queue(processes)", {2},
       [](benchmark::State& s, int) { rtt_queue<ipc_mpmc>(s, true); });
-  add("ipc", "rtt", "ipc::mpmc_queue(threads)", {2},
+  add("ipc", "rtt", "atomkit::ipc::mpmc_queue(threads)", {2},
       [](benchmark::State& s, int) { rtt_queue<ipc_mpmc>(s, false); });
-  add("ipc", "rtt", "ipc::spsc_queue(processes)", {2},
+  add("ipc", "rtt", "atomkit::ipc::spsc_queue(processes)", {2},
       [](benchmark::State& s, int) { rtt_queue<ipc_spsc>(s, true); });
-  add("ipc", "rtt", "ipc::spsc_queue(threads)", {2},
+  add("ipc", "rtt", "atomkit::ipc::spsc_queue(threads)", {2},
       [](benchmark::State& s, int) { rtt_queue<ipc_spsc>(s, false); });
   add("ipc", "rtt", "atomkit::mpmc_queue(threads)", {2},
       [](benchmark::State& s, int) { rtt_queue<atomkit::mpmc_queue<item>>(s, false); });
+  add("ipc", "rtt", "atomkit::spsc_queue(threads)", {2},
+      [](benchmark::State& s, int) { rtt_queue<atomkit::spsc_queue<item>>(s, false); });
   add("ipc", "rtt", "pipe(processes)", {2}, rtt_pipe);
   add("ipc", "rtt", "posix mq(processes)", {2}, rtt_posix_mq);
   add("ipc", "rtt", "boost::interprocess::message_queue(processes)", {2}, rtt_boost_mq);
@@ -350,20 +352,20 @@ const registrar reg([] {
     const int n = p + c;
     const int prod = p;
     const int cons = c;
-    add("ipc", variant, "ipc::mpmc_queue(processes)", {n},
+    add("ipc", variant, "atomkit::ipc::mpmc_queue(processes)", {n},
         [prod, cons](benchmark::State& s, int) { throughput<ipc_mpmc>(s, true, prod, cons); });
-    add("ipc", variant, "ipc::mpmc_queue(threads)", {n},
+    add("ipc", variant, "atomkit::ipc::mpmc_queue(threads)", {n},
         [prod, cons](benchmark::State& s, int) { throughput<ipc_mpmc>(s, false, prod, cons); });
     add("ipc", variant, "atomkit::mpmc_queue(threads)", {n}, [prod, cons](benchmark::State& s, int) {
       throughput<atomkit::mpmc_queue<item>>(s, false, prod, cons);
     });
   }
-  add("ipc", "throughput_1p1c", "ipc::spsc_queue(processes)", {2},
+  add("ipc", "throughput_1p1c", "atomkit::ipc::spsc_queue(processes)", {2},
       [](benchmark::State& s, int) { throughput<ipc_spsc>(s, true, 1, 1); });
   add("ipc", "throughput_1p1c", "atomkit::spsc_queue(threads)", {2},
       [](benchmark::State& s, int) { throughput<atomkit::spsc_queue<item>>(s, false, 1, 1); });
 
-  add("ipc", "lock", "ipc::spinlock", {1, 2, 4},
+  add("ipc", "lock", "atomkit::ipc::spinlock", {1, 2, 4},
       lock_processes<atomkit::basic_spinlock<atomkit::process_shared>>);
   add("ipc", "lock", "boost::interprocess::interprocess_mutex", {1, 2, 4},
       lock_processes<boost::interprocess::interprocess_mutex>);

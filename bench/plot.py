@@ -7,7 +7,9 @@ the benchmark binary with repetitions, keeps the raw Google Benchmark JSON, and 
   results/results.csv          one row per benchmark: the median and spread of each counter
   results/<family>_<variant>.png  throughput ("rate") against threads, every impl on one chart
   results/summary.txt          the text table, and the ratio of each atomkit impl to each peer
-A progress line is printed while it runs.
+A progress line is printed while it runs. Impls whose names start with "atomkit::" are ours; the
+summary gives each one's ratio to every peer. In the ipc family, "(processes)" impls run their
+sides in fork()ed processes and "(threads)" ones in threads of one process.
 """
 import argparse
 import collections
