@@ -3,11 +3,13 @@
 //   queue/<cap>_1p4c, queue/<cap>_4p1c  5 threads
 //   spsc/<cap>/<impl>/2                one producer, one consumer
 //   ping_pong/rtt/<impl>/2             round trips per second between two threads through two
-//                                      queues; "bare atomic" is one word bounced by pure spinning
+//                                      queues; "bare atomic" is one word bounced by pure spinning;
+//                                      p50_ns .. max_ns: the round trip's time (harness.hpp)
 // rate = items popped per second (round trips per second for ping_pong); capacities 1024, 65536.
 // Peers: atomic_queue's AtomicQueueB2, moodycamel's ConcurrentQueue and BlockingConcurrentQueue
 // (unbounded), boost::lockfree::queue (bounded: capacity<>) and spsc_queue, oneTBB's
-// concurrent_bounded_queue, and a std::mutex + std::condition_variable ring written here.
+// concurrent_bounded_queue, libcds's VyukovMPMCCycleQueue (bounded), and a std::mutex +
+// std::condition_variable ring written here.
 // Peers that only spin (no blocking call) retry with std::this_thread::yield() between attempts
 // and carry "(yield)" in their names: a pure spin loop collapses when threads outnumber cores.
 // moodycamel's ReaderWriterQueue is not packaged in Debian (libconcurrentqueue-dev ships only
@@ -20,6 +22,7 @@
 #include <atomic_queue/atomic_queue.h>
 #include <boost/lockfree/queue.hpp>
 #include <boost/lockfree/spsc_queue.hpp>
+#include <cds/container/vyukov_mpmc_cycle_queue.h>
 #include <concurrentqueue/blockingconcurrentqueue.h>
 #include <concurrentqueue/concurrentqueue.h>
 #include <tbb/concurrent_queue.h>
@@ -200,6 +203,8 @@ using aq_yield = yield_adapter<atomic_queue::AtomicQueueB2<item>, push_try, pop_
 using aq_spsc_yield = yield_adapter<
     atomic_queue::AtomicQueueB2<item, std::allocator<item>, true, false, true>, push_try, pop_try>;
 using mc_yield = yield_adapter<moodycamel::ConcurrentQueue<item>, push_enqueue, pop_dequeue>;
+// Bounded (the capacity, a power of two, is allocated up front); push/pop fail when full/empty.
+using cds_yield = yield_adapter<cds::container::VyukovMPMCCycleQueue<item>, push_plain, pop_plain>;
 template <std::size_t Cap>
 using boost_q = boost::lockfree::queue<item, boost::lockfree::capacity<Cap>>;
 template <std::size_t Cap>
@@ -287,12 +292,16 @@ template <class A>
 void ping_pong(benchmark::State& st, int) {
   auto there = std::make_unique<A>(1024);
   auto back = std::make_unique<A>(1024);
+  latencies lat(1);
   auto r = run_timed(2, [&](int id, const std::atomic<bool>& stop) {
     std::uint64_t n = 0;
     item v = 0;
     if (id == 0) {
+      latency_histogram& h = lat[0];
       while (!stop.load(std::memory_order_relaxed)) {  // relaxed: a stop flag only
+        const op_clock::ticks t0 = op_clock::now();
         if (!there->push(n, stop) || !back->pop(v, stop)) break;
+        h.record(op_clock::since_ns(t0));
         ++n;
       }
       there->stop();
@@ -307,20 +316,25 @@ void ping_pong(benchmark::State& st, int) {
   });
   r.per_thread.resize(1);
   report(st, r, false);
+  report_latency(st, lat.merged());
 }
 
 // The floor: one word bounced between the two threads by pure spinning (2 threads, 2 cores).
 void bare_ping_pong(benchmark::State& st, int) {
   alignas(128) std::atomic<std::uint64_t> word{0};
+  latencies lat(1);
   auto r = run_timed(2, [&](int id, const std::atomic<bool>& stop) {
     std::uint64_t n = 0;
     if (id == 0) {
+      latency_histogram& h = lat[0];
       while (!stop.load(std::memory_order_relaxed)) {  // relaxed: a stop flag only
+        const op_clock::ticks t0 = op_clock::now();
         const std::uint64_t mine = 2 * n + 1;
         word.store(mine, std::memory_order_release);  // pairs with the acquire load in thread 1
         while (word.load(std::memory_order_acquire) != mine + 1) {  // pairs with thread 1's store
           if (stop.load(std::memory_order_relaxed)) break;
         }
+        h.record(op_clock::since_ns(t0));
         ++n;
       }
       return n;
@@ -338,6 +352,7 @@ void bare_ping_pong(benchmark::State& st, int) {
   });
   r.per_thread.resize(1);
   report(st, r, false);
+  report_latency(st, lat.merged());
 }
 
 template <class A>
@@ -366,6 +381,7 @@ void register_capacity(const std::string& cap_name) {
   add_mpmc<adapter<moodycamel::BlockingConcurrentQueue<item>>>(
       "moodycamel::BlockingConcurrentQueue(unbounded)", Cap, cap_name);
   add_mpmc<mc_yield>("moodycamel::ConcurrentQueue(unbounded,yield)", Cap, cap_name);
+  add_mpmc<cds_yield>("cds::VyukovMPMCCycleQueue(yield)", Cap, cap_name);
 
   add_spsc<adapter<atomkit::spsc_queue<item>>>("atomkit::spsc_queue", Cap, cap_name);
   add_spsc<adapter<atomkit::mpmc_queue<item>>>("atomkit::mpmc_queue", Cap, cap_name);
@@ -385,6 +401,7 @@ const registrar reg([] {
   add("ping_pong", "rtt", "atomkit::spsc_queue", {2}, ping_pong<adapter<atomkit::spsc_queue<item>>>);
   add("ping_pong", "rtt", "boost::lockfree::spsc_queue(yield)", {2}, ping_pong<boost_spsc_yield<1024>>);
   add("ping_pong", "rtt", "atomic_queue::AtomicQueueB2(yield)", {2}, ping_pong<aq_yield>);
+  add("ping_pong", "rtt", "cds::VyukovMPMCCycleQueue(yield)", {2}, ping_pong<cds_yield>);
   add("ping_pong", "rtt", "moodycamel::BlockingConcurrentQueue(unbounded)", {2},
       ping_pong<adapter<moodycamel::BlockingConcurrentQueue<item>>>);
   add("ping_pong", "rtt", "std::mutex+condvar ring", {2}, ping_pong<adapter<std_ring>>);

@@ -1,9 +1,11 @@
 // Benchmarks for semaphores, barriers and events against their usual peers.
 //   semaphore/ping_pong/<impl>/2      round trips per second between two threads (two semaphores)
+//                                     and the round trip's p50_ns .. max_ns (harness.hpp)
 //   semaphore/prodcons/<impl>/{2,4,8} items per second through a bounded hand-off built from two
 //                                     semaphores (slots, items); half the threads produce
 //   barrier/rounds/<impl>/{2,4,8,16}  barrier phases completed per second
-//   event/set_to_wake/<impl>/2        round trips per second: set one event, wait for the reply
+//   event/set_to_wake/<impl>/2        round trips per second: set one event, wait for the reply;
+//                                     p50_ns .. max_ns: one round trip (two set-to-wake hand-offs)
 #include "harness.hpp"
 
 #include <atomkit/barrier.hpp>
@@ -26,7 +28,11 @@
 namespace {
 
 using atomkit_bench::add;
+using atomkit_bench::latencies;
+using atomkit_bench::latency_histogram;
+using atomkit_bench::op_clock;
 using atomkit_bench::report;
+using atomkit_bench::report_latency;
 using atomkit_bench::run_timed;
 
 // ---- semaphores behind one interface: acquire(), release(n) ----
@@ -65,12 +71,16 @@ template <class Sem>
 void sem_ping_pong(benchmark::State& state, int threads) {
   Sem ping, pong;
   std::atomic<bool> done{false};
+  latencies lat(1);
   const auto r = run_timed(threads, [&](int id, const std::atomic<bool>& stop) -> std::uint64_t {
     std::uint64_t n = 0;
     if (id == 0) {
+      latency_histogram& h = lat[0];
       while (!stop.load(std::memory_order_relaxed)) {
+        const op_clock::ticks t0 = op_clock::now();
         ping.release();
         pong.acquire();
+        h.record(op_clock::since_ns(t0));
         ++n;
       }
       done.store(true, std::memory_order_relaxed);
@@ -85,6 +95,7 @@ void sem_ping_pong(benchmark::State& state, int threads) {
     return n;
   });
   report(state, r, false);
+  report_latency(state, lat.merged());
 }
 
 template <class Sem>
@@ -169,12 +180,16 @@ template <class Event>
 void event_set_to_wake(benchmark::State& state, int threads) {
   Event a, b;
   std::atomic<bool> done{false};
+  latencies lat(1);
   const auto r = run_timed(threads, [&](int id, const std::atomic<bool>& stop) -> std::uint64_t {
     std::uint64_t n = 0;
     if (id == 0) {
+      latency_histogram& h = lat[0];
       while (!stop.load(std::memory_order_relaxed)) {
+        const op_clock::ticks t0 = op_clock::now();
         a.set();
         b.wait();
+        h.record(op_clock::since_ns(t0));
         b.clear();
         ++n;
       }
@@ -191,6 +206,7 @@ void event_set_to_wake(benchmark::State& state, int threads) {
     return n;
   });
   report(state, r, false);
+  report_latency(state, lat.merged());
 }
 
 const atomkit_bench::registrar reg([] {

@@ -5,9 +5,23 @@
 // the x axis; the counter "rate" (operations or items per second) is the y value, "fairness"
 // (least over most per-thread count) is tabulated when present. Each benchmark runs its threads
 // for a fixed time and reports manual time, so every impl gets the same wall-clock window.
+//
+// Tail latency (every hand-off benchmark, for atomkit and each peer alike): give each thread a
+// histogram, time each operation with op_clock, merge and report p50/p99/p99.9/max:
+//   latencies lat(threads);
+//   auto r = run_timed(threads, [&](int id, const std::atomic<bool>& stop) {
+//     ...  const auto t = op_clock::now();  do_one_operation();  lat[id].record(op_clock::since_ns(t));
+//   });
+//   report(state, r);  report_latency(state, lat.merged());
+// report_latency() adds the counters p50_ns, p99_ns, p999_ns and max_ns; bench/plot.py draws a
+// latency chart for every family and variant that has them and tabulates them in summary.txt.
+// Recording costs two TSC reads and a histogram increment (bench/histogram.hpp says how much),
+// paid by every impl in the family alike.
 #pragma once
 
 #include <benchmark/benchmark.h>
+
+#include "histogram.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -26,7 +40,10 @@ inline std::chrono::milliseconds run_time() {
 }
 
 struct result {
-  std::vector<std::uint64_t> per_thread;  // operations done by each thread
+  std::vector<std::uint64_t> per_thread;  // operations done by each thread (in the window)
+  // run_windowed: operations done by each thread over the whole run, counted from the moment all
+  // threads were released together; fairness() uses these when present.
+  std::vector<std::uint64_t> whole_run;
   double seconds = 0;
 
   [[nodiscard]] std::uint64_t total() const {
@@ -35,8 +52,9 @@ struct result {
     return t;
   }
   [[nodiscard]] double fairness() const {
-    if (per_thread.empty()) return 1;
-    const auto [lo, hi] = std::minmax_element(per_thread.begin(), per_thread.end());
+    const std::vector<std::uint64_t>& counts = whole_run.empty() ? per_thread : whole_run;
+    if (counts.empty()) return 1;
+    const auto [lo, hi] = std::minmax_element(counts.begin(), counts.end());
     return *hi == 0 ? 1.0 : static_cast<double>(*lo) / static_cast<double>(*hi);
   }
 };
@@ -75,13 +93,19 @@ struct alignas(128) progress {
   }
 };
 
-// Like run_timed, but measures a steady state: the threads run for a warm-up first (so that
-// start-up skew, when the first threads scheduled run alone, is not counted), then each thread's
-// progress is snapshotted at the start and the end of the window. body(i, stop, progress&) calls
-// progress.add() per operation and loops until stop.
+// Like run_timed, but the rate is a steady state's: the threads run for a warm-up first (so that
+// start-up skew, when the first threads scheduled run alone, is not in the rate), then each
+// thread's progress is snapshotted at the start and the end of the window. Fairness is not
+// windowed: it compares each thread's count over the whole run, from the moment all threads were
+// released together (a latch) to the end of the window, so a thread starved at the start counts.
+// body(i, stop, progress&) calls progress.add() per operation and loops until stop.
+// `start`, if given, runs on the harness's thread once every thread has passed the latch, before
+// the warm-up: a gate that holds the threads until it returns (the lock family holds the lock
+// under test, so that the threads start queued on it: bench_locks.cpp).
 template <class Body>
 result run_windowed(int threads, Body&& body, std::chrono::milliseconds window = run_time(),
-                    std::chrono::milliseconds warmup = std::chrono::milliseconds(30)) {
+                    std::chrono::milliseconds warmup = std::chrono::milliseconds(30),
+                    const std::function<void()>& start = {}) {
   result r;
   const auto n = static_cast<std::size_t>(threads);
   std::vector<progress> prog(n);
@@ -96,14 +120,17 @@ result run_windowed(int threads, Body&& body, std::chrono::milliseconds window =
     });
   }
   ready.arrive_and_wait();
+  if (start) start();
   std::this_thread::sleep_for(warmup);
-  std::vector<std::uint64_t> start(n);
+  std::vector<std::uint64_t> at_window(n);
   const auto t0 = std::chrono::steady_clock::now();
-  for (std::size_t i = 0; i < n; ++i) start[i] = prog[i].count.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < n; ++i) at_window[i] = prog[i].count.load(std::memory_order_relaxed);
   std::this_thread::sleep_for(window);
   r.per_thread.resize(n);
+  r.whole_run.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
-    r.per_thread[i] = prog[i].count.load(std::memory_order_relaxed) - start[i];
+    r.whole_run[i] = prog[i].count.load(std::memory_order_relaxed);
+    r.per_thread[i] = r.whole_run[i] - at_window[i];
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   stop.store(true, std::memory_order_relaxed);
@@ -116,6 +143,34 @@ inline void report(benchmark::State& state, const result& r, bool with_fairness 
   state.SetIterationTime(r.seconds);
   state.counters["rate"] = benchmark::Counter(static_cast<double>(r.total()) / r.seconds);
   if (with_fairness) state.counters["fairness"] = r.fairness();
+}
+
+// One latency histogram per thread, allocated before the run (recording never allocates).
+class latencies {
+ public:
+  explicit latencies(int threads) : per_thread_(static_cast<std::size_t>(threads)) {
+    (void)op_clock::ns_per_tick();  // calibrate now, not inside the first timed operation
+  }
+  latency_histogram& operator[](int thread) { return per_thread_[static_cast<std::size_t>(thread)].h; }
+  [[nodiscard]] latency_histogram merged() const {
+    latency_histogram all;
+    for (const auto& p : per_thread_) all.merge(p.h);
+    return all;
+  }
+
+ private:
+  struct alignas(128) padded {
+    latency_histogram h;
+  };
+  std::vector<padded> per_thread_;
+};
+
+// Reports a latency histogram: counters p50_ns, p99_ns, p999_ns, max_ns (nanoseconds).
+inline void report_latency(benchmark::State& state, const latency_histogram& h) {
+  state.counters["p50_ns"] = static_cast<double>(h.quantile(0.50));
+  state.counters["p99_ns"] = static_cast<double>(h.quantile(0.99));
+  state.counters["p999_ns"] = static_cast<double>(h.quantile(0.999));
+  state.counters["max_ns"] = static_cast<double>(h.max());
 }
 
 // Registers "<family>/<variant>/<impl>/<threads>" for each thread count.

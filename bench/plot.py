@@ -6,16 +6,21 @@ the benchmark binary with repetitions, keeps the raw Google Benchmark JSON, and 
   results/raw_<family>.json    raw results, every repetition
   results/results.csv          one row per benchmark: the median and spread of each counter
   results/<family>_<variant>.png  throughput ("rate") against threads, every impl on one chart
-  results/summary.txt          the text table, and the ratio of each atomkit impl to each peer
-A progress line is printed while it runs. Impls whose names start with "atomkit::" are ours; the
-summary gives each one's ratio to every peer. In the ipc family, "(processes)" impls run their
-sides in fork()ed processes and "(threads)" ones in threads of one process.
+  results/<family>_<variant>_latency.png  hand-off latency (p50, p99, p99.9 in ns, log scale)
+                               against threads, for the families that report it
+  results/summary.txt          the text table, the ratio of each atomkit impl to each peer, and
+                               the ratio of each atomkit impl's p99.9 to the best peer's
+Reference rows (names starting with "bare " or holding "(reference)") are bounds, not peers: they
+are drawn and tabulated but never the "best peer".
+A progress line is printed while it runs. In the ipc family, "(processes)" impls run their sides in
+fork()ed processes and "(threads)" ones in threads of one process.
 """
 import argparse
 import collections
 import csv
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -38,14 +43,16 @@ def list_families(binary, filt):
     return fams
 
 
-def run_family(binary, family, filt, count, reps, outdir, idx, total):
+def run_family(binary, family, filt, names, reps, outdir, idx, total):
+    count = len(names)
     raw = os.path.join(outdir, "raw_%s.json" % family)
     start = time.time()
     print("[%d/%d] %-10s %3d benchmarks x %d repetitions ..." % (idx, total, family, count, reps),
           flush=True)
     if filt != "^%s/" % family:
-        filt = "^%s/.*(%s)" % (family, filt.lstrip("^")) if not filt.startswith("^%s/" % family) \
-            else filt
+        # Exactly the family's names that the user's filter matched (the binary's regex is POSIX:
+        # no lookahead to combine the two filters, so the names are listed, escaped).
+        filt = "^(%s)" % "|".join(re.sub(r"([][.()*+?{}|^$\\])", r"\\\1", n) for n in names)
     cmd = [binary, "--benchmark_filter=" + filt, "--benchmark_repetitions=%d" % reps,
            "--benchmark_out=" + raw, "--benchmark_out_format=json",
            "--benchmark_format=console"]
@@ -80,10 +87,33 @@ def collect(raw_docs):
                 continue
             key = parse_name(b["run_name"] if "run_name" in b else b["name"])
             slot = data.setdefault(key, collections.defaultdict(list))
-            for c in ("rate", "fairness", "cpu_seconds"):
+            for c in COUNTERS:
                 if c in b:
                     slot[c].append(float(b[c]))
     return data
+
+
+LATENCY = ("p50_ns", "p99_ns", "p999_ns", "max_ns")
+COUNTERS = ("rate", "fairness", "cpu_seconds") + LATENCY
+
+
+def is_reference(impl):
+    return impl.startswith("bare ") or "(reference)" in impl
+
+
+def fmt_ns(v):
+    for unit, div in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
+        if v >= div:
+            return "%.3g%s" % (v / div, unit)
+    return "%.3gns" % v
+
+
+def fmt_cell(c, v):
+    if c == "rate":
+        return fmt_rate(v)
+    if c in LATENCY:
+        return fmt_ns(v)
+    return "%.3g" % v
 
 
 def fmt_rate(v):
@@ -114,7 +144,7 @@ def main():
         for i, (fam, names) in enumerate(fams.items(), 1):
             # A user filter narrows each family's run to the benchmarks it matched.
             filt = "^%s/" % fam if args.filter == "." else args.filter
-            docs.append(run_family(args.bench, fam, filt, len(names), args.repetitions, args.out,
+            docs.append(run_family(args.bench, fam, filt, names, args.repetitions, args.out,
                                    i, len(fams)))
     data = collect(docs)
 
@@ -136,7 +166,7 @@ def main():
     for (fam, var), impls in charts.items():
         threads = sorted({n for per in impls.values() for n in per})
         lines.append("== %s / %s ==" % (fam, var))
-        counters = [c for c in ("rate", "fairness", "cpu_seconds")
+        counters = [c for c in COUNTERS
                     if any(c in per.get(n, {}) for per in impls.values() for n in threads)]
         for c in counters:
             lines.append("  %s" % c)
@@ -145,8 +175,7 @@ def main():
                 cells = []
                 for n in threads:
                     v = per.get(n, {}).get(c)
-                    cells.append("%12s" % ("-" if v is None else
-                                           (fmt_rate(v) if c == "rate" else "%.3g" % v)))
+                    cells.append("%12s" % ("-" if v is None else fmt_cell(c, v)))
                 lines.append("    %-34s" % impl + "".join(cells))
         if "rate" in counters:
             ours = [i for i in impls if i.startswith("atomkit::")]
@@ -160,6 +189,27 @@ def main():
                         cells.append("%12s" % ("-" if not a or not b else "%.2fx" % (a / b)))
                     lines.append("    %-34s" % ("%s / %s" % (o.replace("atomkit::", ""), p))[:34]
                                  + "".join(cells))
+        if "p999_ns" in counters:
+            ours = [i for i in impls if i.startswith("atomkit::")]
+            peers = [i for i in impls if not i.startswith("atomkit::") and not is_reference(i)]
+            lines.append("  p99.9 / best peer's p99.9 (below 1: atomkit's tail is shorter)")
+            for o in ours:
+                cells = []
+                for n in threads:
+                    a = impls[o].get(n, {}).get("p999_ns")
+                    bs = [(impls[p][n]["p999_ns"], p) for p in peers
+                          if "p999_ns" in impls[p].get(n, {})]
+                    if a is None or not bs:
+                        cells.append("%12s" % "-")
+                        continue
+                    b, _ = min(bs)
+                    cells.append("%12s" % ("%.2fx" % (a / b) if b > 0 else "-"))
+                lines.append("    %-34s" % o + "".join(cells))
+            for n in threads:
+                bs = [(impls[p][n]["p999_ns"], p) for p in peers if "p999_ns" in impls[p].get(n, {})]
+                if bs:
+                    lines.append("    best peer at %d threads: %s (%s)" % (n, min(bs)[1],
+                                                                       fmt_ns(min(bs)[0])))
         lines.append("")
     summary = "\n".join(lines)
     with open(os.path.join(args.out, "summary.txt"), "w") as f:
@@ -195,7 +245,51 @@ def main():
         fig.tight_layout()
         fig.savefig(os.path.join(args.out, "%s_%s.png" % (fam, var)), dpi=110)
         plt.close(fig)
+        draw_latency(plt, fam, var, impls, args)
     print("charts and tables written to %s/" % args.out)
+
+
+def draw_latency(plt, fam, var, impls, args):
+    """p50 / p99 / p99.9 per impl: lines against threads, or grouped bars at a single count."""
+    have = {impl: per for impl, per in impls.items()
+            if any("p999_ns" in cs for cs in per.values())}
+    if not have:
+        return
+    quantiles = (("p50_ns", "p50", ":"), ("p99_ns", "p99", "--"), ("p999_ns", "p99.9", "-"))
+    xs_all = sorted({n for per in have.values() for n in per})
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    if len(xs_all) == 1:
+        n = xs_all[0]
+        width = 0.8 / len(quantiles)
+        names = list(have)
+        for qi, (c, label, _) in enumerate(quantiles):
+            ys = [have[i].get(n, {}).get(c, 0) for i in names]
+            ax.bar([k + (qi - 1) * width for k in range(len(names))], ys, width, label=label)
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=25, ha="right", fontsize=7)
+        ax.set_xlabel("%d threads" % n)
+    else:
+        for k, (impl, per) in enumerate(have.items()):
+            color = colors[k % len(colors)]
+            for c, label, style in quantiles:
+                xs = sorted(n for n in per if c in per[n])
+                ax.plot(xs, [per[n][c] for n in xs], style, color=color, marker="o", markersize=3,
+                        linewidth=2 if impl.startswith("atomkit::") else 1,
+                        label="%s %s" % (impl, label))
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(xs_all)
+        ax.set_xticklabels([str(x) for x in xs_all])
+        ax.set_xlabel("threads (2 cores)")
+    ax.set_yscale("log")
+    ax.set_ylabel("latency, ns (median of %d runs' percentiles)" % args.repetitions)
+    ax.set_title("%s: %s latency (p50 dotted, p99 dashed, p99.9 solid)" % (fam, var)
+                 if len(xs_all) > 1 else "%s: %s latency" % (fam, var))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=6, loc="best", ncol=2)
+    fig.tight_layout()
+    fig.savefig(os.path.join(args.out, "%s_%s_latency.png" % (fam, var)), dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,16 @@
 // lock() takes a ticket with one fetch_add and is served strictly in ticket order. Only the next
 // thread in line spins; threads further back sleep at once on a slot of their own (ticket modulo
 // slot_count), so the two cores are not burnt by waiters whose turn is far off. Each unlock wakes
-// the new owner if it sleeps and, ahead of time, the thread after it, so that the next in line is
-// already running when its turn comes.
+// the new owner, and only if it sleeps.
+//
+// More threads than cores. A FIFO lock is fair to the threads in its queue only: a thread that
+// released the lock and has not yet taken its next ticket gets no turns while it is away, and a
+// futex wake in unlock() is where a releaser is most often descheduled (the woken thread may take
+// its CPU on the way out of the system call). unlock() therefore wakes nobody but a sleeping new
+// owner: it no longer wakes the thread after it ahead of time (that wake, made after the release,
+// cost the releaser its place, and the woken thread spun on a core the holder needed; the
+// measurements are in bench/RESULTS.md). What the lock cannot prevent is in docs/locks.md
+// ("Fairness with more threads than cores").
 //
 // Progress: lock blocks; try_lock and unlock are wait-free (unlock may make futex calls when
 // waiters sleep). try_lock succeeds only when the lock is free and nobody is queued.
@@ -77,9 +85,8 @@ class basic_ticket_lock {
     // try_acquire): publishes the critical section.
     serving_.store(next, std::memory_order_release);
     if constexpr (Wait::sleeps) {
-      detail::light_barrier(handshake == detail::handshake::symmetric);  // one for the three checks
-      wake_slot(next);      // the new owner, if it went to sleep
-      wake_slot(next + 1);  // the one after it: let it be spinning when its turn comes
+      detail::light_barrier(handshake == detail::handshake::symmetric);  // one for both checks
+      wake_slot(next);  // the new owner, if it went to sleep (nobody else: see the top)
       detail::wake_generation(watchers_.generation, watchers_.sleepers, detail::wake_all_count,
                               detail::sharing::process_private);
     }
