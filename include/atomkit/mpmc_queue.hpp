@@ -353,9 +353,7 @@ class mpmc_queue {
     }
     // release: publishes the element to the consumer's acquire load of the turn.
     w.s->turn.store((w.empty_turn + 1) & seq_mask, std::memory_order_release);
-    detail::notify<Wait>(w.s->turn, w.s->sleepers, detail::wake_all_count,
-                          detail::sharing_of<Wait>);
-    wake_watchers(pop_watch_, false);
+    wake_after_turn(*w.s, pop_watch_);
     return queue_status::success;
   }
 
@@ -365,9 +363,19 @@ class mpmc_queue {
     p->~T();
     // release: pairs with the next lap's producer's acquire load: our reads happen before its write.
     s.turn.store((want + 1) & seq_mask, std::memory_order_release);
-    detail::notify<Wait>(s.turn, s.sleepers, detail::wake_all_count,
-                          detail::sharing_of<Wait>);
-    wake_watchers(push_watch_, false);
+    wake_after_turn(s, push_watch_);
+  }
+
+  // After storing a slot's turn: wake that slot's sleepers and the other side's watchers, if any
+  // sleep, behind ONE light barrier (notify's): it orders the turn store before both sleeper
+  // loads, which is all the handshake needs (store_load.hpp). The symmetric handshake of the
+  // process_shared policy pays a fence per barrier, so sharing it matters there.
+  void wake_after_turn(slot& s, watch& w) noexcept {
+    detail::notify<Wait>(s.turn, s.sleepers, detail::wake_all_count, detail::sharing_of<Wait>);
+    if constexpr (Wait::sleeps) {
+      detail::wake_generation(w.generation, w.sleepers, detail::wake_all_count,
+                              detail::sharing_of<Wait>);
+    }
   }
 
   void tune_spin(const detail::queue_spin& spin) noexcept {
