@@ -30,5 +30,25 @@ int main() {
     std::scoped_lock guard(s, t, r);
     q.store(q.load() + 1);
   }
+  // The ipc:: forms (here in process memory: only that they build without exceptions).
+  atomkit::ipc::spinlock is;
+  atomkit::ipc::ticket_lock it;
+  atomkit::ipc::reentrant_lock ir;
+  atomkit::ipc::seqlock<int> iq(1);
+  atomkit::ipc::counting_semaphore<> isem(0);
+  atomkit::ipc::bounded_semaphore ibsem(0, 1);
+  atomkit::ipc::event iev;
+  atomkit::ipc::barrier<> ibar(1);
+  {
+    std::scoped_lock guard(is, it, ir);
+    iq.store(iq.load() + 1);
+  }
+  isem.release();
+  isem.acquire();
+  ibsem.release();
+  ibsem.acquire();
+  iev.set();
+  iev.wait();
+  ibar.arrive_and_wait();
   return s.try_lock() && t.try_lock() ? (s.unlock(), t.unlock(), 0) : 1;
 }

@@ -3,6 +3,7 @@
 
 #include <atomkit/barrier.hpp>
 #include <atomkit/event.hpp>
+#include <atomkit/ipc.hpp>
 #include <atomkit/ipc_queue.hpp>
 #include <atomkit/mpmc_queue.hpp>
 #include <atomkit/reentrant_lock.hpp>

@@ -51,6 +51,18 @@
 // need not be declared noexcept, but if it throws the program ends (std::terminate), as with
 // std::barrier. The constructor is constexpr: `constinit atomkit::barrier<> b(4);` works.
 //
+// Process sharing: barrier<Completion, process_shared> (ipc::barrier, ipc.hpp) works between
+// processes that map it; the default policy's futex is private to one process, so a `park` barrier
+// in shared memory is the caller's bug. The completion runs in whichever process arrives last, so
+// it must be valid in every process: captureless, or referring only to shared memory (no pointer
+// to one process's heap or stack); it is a member of the barrier, so a stateful one lives in the
+// shared mapping too. With process_shared a timed arrival whose deadline passes while another
+// arrival's completion runs breaks the barrier and returns false instead of waiting for it (that
+// completer may have died). A process killed while it runs the completion leaves the barrier in
+// that phase for good: timed arrivals break it at their deadline, and reset() of the broken
+// barrier then blocks forever. A process killed inside a wait leaves its count in the threads-
+// inside tally, so reset() of a broken barrier blocks forever too. docs/ipc.md has the table.
+//
 // Misuse: arrive(n) with n < 1, or with n larger than the arrivals the phase still expects, throws
 // std::system_error(operation_not_permitted), the state unchanged. parties outside [1, max()]
 // throws std::invalid_argument. broken_barrier derives from std::runtime_error; under
@@ -214,7 +226,7 @@ class barrier {
           return settled ? detail::attempt::success() : detail::attempt::retry(w);
         },
         detail::deadline::never(),
-        detail::sharing::process_private, detail::handshake::asymmetric, profile());
+        detail::sharing_of<Wait>, detail::handshake::asymmetric, profile());
     // Every waiter inside has been woken (publish_broken) and leaves by throwing; let them go
     // before the phase word changes, so none of them mistakes the new phase for completion.
     detail::atomic<std::uint32_t> no_sleepers{0};
@@ -242,6 +254,11 @@ class barrier {
 
  private:
   enum class outcome { passed, broken, timed_out };
+
+  // process_shared: the completion may run in another process, which may die in it; a timed
+  // arrival must not wait for it past its deadline (file comment, "Process sharing").
+  static constexpr bool completer_may_be_elsewhere =
+      detail::sharing_of<Wait> == detail::sharing::process_shared;
 
   // state_: [broken:1][phase:31][completing:1][remaining:31] (bit 63 down to bit 0). remaining
   // fits 31 bits because max() is INT32_MAX; completing is set by the arrival that takes
@@ -398,7 +415,7 @@ class barrier {
           return result != outcome::timed_out ? detail::attempt::success()
                                               : detail::attempt::retry(w);
         },
-        dl, detail::sharing::process_private, detail::handshake::asymmetric, profile());
+        dl, detail::sharing_of<Wait>, detail::handshake::asymmetric, profile());
     return done ? result : outcome::timed_out;
   }
 
@@ -419,7 +436,9 @@ class barrier {
           o = outcome::broken;
           break;
         }
-        if ((s & completing_bit) != 0) {  // completing: its end is near, wait for it
+        // Completing: its end is near, wait for it; unless the completer may be another process,
+        // which may have died in the completion (process_shared): then the time-out breaks it.
+        if ((s & completing_bit) != 0 && !completer_may_be_elsewhere) {
           o = wait_impl(phase, detail::deadline::never());
           break;
         }

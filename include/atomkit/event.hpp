@@ -18,6 +18,9 @@
 //
 // Memory: a set() happens before the return of every wait that it released, and of is_set() that
 // sees it (release/acquire on the word).
+//
+// Between processes: ipc::event (basic_event<process_shared>, ipc.hpp) in shared memory. A `park`
+// or `busy` event placed in memory shared between processes is the caller's bug (docs/ipc.md).
 #pragma once
 
 #include <atomkit/detail/atomic.hpp>
@@ -85,7 +88,7 @@ class basic_event {
           return w != start ? detail::attempt::success() : detail::attempt::retry(w);
         },
         dl,
-        detail::sharing::process_private, detail::handshake::asymmetric,
+        detail::sharing_of<Wait>, detail::handshake::asymmetric,
         detail::short_spin_then_yield);
   }
 

@@ -54,7 +54,12 @@
 //
 // Process sharing: the owner is stored as a kernel thread id, an integer valid in every process;
 // no pointers, no thread-local state in the object. A thread that exits while holding the lock
-// leaves it held.
+// leaves it held. Between processes use ipc::reentrant_lock (basic_reentrant_lock<process_shared>,
+// ipc.hpp); a `park` or `busy` one in memory shared between processes is the caller's bug
+// (docs/ipc.md). Thread ids are unique within one pid namespace only: every process using one lock
+// must live in the same pid namespace (containers that share a mapping but not a pid namespace
+// would see two owners with one id). After a holder died, a later thread that the kernel gives the
+// same id (ids are reused after pid_max others) would be taken for the owner.
 #pragma once
 
 #include <atomkit/detail/atomic.hpp>

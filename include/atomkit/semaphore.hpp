@@ -28,6 +28,11 @@
 // would take the count past max() (or past the bound of a bounded_semaphore: Python's ValueError)
 // is a caller bug and throws std::system_error(operation_not_permitted). Either way the count is
 // left unchanged. Under -fno-exceptions these end the program with a message instead.
+//
+// Between processes: ipc::counting_semaphore<Max>, ipc::binary_semaphore, ipc::bounded_semaphore
+// (the process_shared policy, ipc.hpp) in shared memory. A `park` or `busy` semaphore placed in
+// memory shared between processes is the caller's bug (docs/ipc.md). Units held by a process that
+// dies are lost (nothing records who holds them); timed acquires still return by their deadline.
 #pragma once
 
 #include <atomkit/detail/atomic.hpp>
@@ -127,7 +132,7 @@ class semaphore_core {
             // and the engine sleeps while the word still reads 0.
             return try_acquire() ? attempt::success() : attempt::retry(0);
           },
-          dl, sharing::process_private, handshake::asymmetric, short_spin_then_yield);
+          dl, sharing_of<Wait>, handshake::asymmetric, short_spin_then_yield);
     } else {
       return await<Wait>(
           generation_, sleepers_,
@@ -137,7 +142,7 @@ class semaphore_core {
             const std::uint32_t gen = generation_.load(std::memory_order_acquire);
             return try_acquire() ? attempt::success() : attempt::retry(gen);
           },
-          dl, sharing::process_private, handshake::asymmetric, short_spin_then_yield);
+          dl, sharing_of<Wait>, handshake::asymmetric, short_spin_then_yield);
     }
   }
 

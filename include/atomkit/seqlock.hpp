@@ -40,7 +40,14 @@
 //
 // Layout: the object is aligned to and padded to detail::pad_size (two cache lines), so the
 // sequence and payload share no line with neighbouring objects. No pointers, no thread-local
-// state: the object may later live in memory shared between processes.
+// state.
+//
+// Policy: seqlock<T, Wait = park>; the policy is used only by writers serializing on the writer
+// lock and by readers that meet a write in progress. Between processes use ipc::seqlock<T>
+// (seqlock<T, process_shared>, ipc.hpp); a `park` or `busy` one in memory shared between processes
+// is the caller's bug (docs/ipc.md). A writer killed inside store()/update() leaves the writer
+// lock held (later writers block) and, if it died while publishing, the sequence odd: load()
+// then blocks for good and try_load() keeps returning nullopt.
 #pragma once
 
 #include <atomkit/detail/atomic.hpp>
@@ -68,7 +75,7 @@ template <class Seqlock>
 struct seqlock_access;  // test hook: opens and closes a write section by hand
 }  // namespace detail
 
-template <class T>
+template <class T, class Wait = park>
   requires std::is_trivially_copyable_v<T>
 class alignas(detail::pad_size) seqlock {
  public:
@@ -107,7 +114,7 @@ class alignas(detail::pad_size) seqlock {
 
   void store(const T& value) noexcept {
     const words v = to_words(value);
-    std::lock_guard<detail::lock_word<park>> guard(writer_);
+    std::lock_guard<detail::lock_word<Wait>> guard(writer_);
     publish(v);
   }
 
@@ -116,7 +123,7 @@ class alignas(detail::pad_size) seqlock {
   template <class F>
     requires std::invocable<F&, T&>
   void update(F&& f) {
-    std::lock_guard<detail::lock_word<park>> guard(writer_);
+    std::lock_guard<detail::lock_word<Wait>> guard(writer_);
     words v;  // NOLINT(cppcoreguidelines-pro-type-member-init): fully written before use
     for (std::size_t i = 0; i < word_count; ++i) {
       // relaxed: only writer-lock holders store the words; the lock's acquire ordered the last
@@ -204,7 +211,7 @@ class alignas(detail::pad_size) seqlock {
     // release: pairs with the readers' acquire load of seq_: the words stored above are visible
     // to a reader that reads s + 2.
     seq_.store(s + 2, std::memory_order_release);
-    detail::notify_generation<park>(gen_, sleepers_, detail::wake_all_count);
+    detail::notify_generation<Wait>(gen_, sleepers_, detail::wake_all_count);
   }
 
   // Stores the payload inside an open write section.
@@ -224,7 +231,7 @@ class alignas(detail::pad_size) seqlock {
 
   // Waits, through the engine, until no write is being published; returns the even sequence.
   ATOMKIT_NOINLINE std::uint64_t wait_even() const noexcept {
-    return detail::await_even_sequence<park>(seq_, gen_, sleepers_);
+    return detail::await_even_sequence<Wait>(seq_, gen_, sleepers_);
   }
 
   // Read by every reader: the sequence and the payload come first, adjacent.
@@ -233,7 +240,7 @@ class alignas(detail::pad_size) seqlock {
   // Touched by writers, and by readers only when they wait.
   detail::atomic<std::uint32_t> gen_{0};               // futex word for readers waiting for even
   mutable detail::atomic<std::uint32_t> sleepers_{0};  // readers asleep on gen_
-  detail::lock_word<park> writer_;                     // serializes writers
+  detail::lock_word<Wait> writer_;                     // serializes writers
 };
 
 namespace detail {

@@ -9,6 +9,11 @@
 //
 // Misuse it detects: unlock of a lock that is not held (std::system_error, operation_not_permitted).
 // It records no owner, so an unlock by a thread other than the holder is not detected.
+//
+// Between processes: ipc::spinlock (basic_spinlock<process_shared>, ipc.hpp) in shared memory.
+// A `park` or `busy` spinlock placed in memory shared between processes is the caller's bug (a
+// private futex wake never reaches another process; docs/ipc.md). A holder that dies leaves the
+// lock held; try_lock_for/until still return by their deadline.
 #pragma once
 
 #include <atomkit/detail/config.hpp>

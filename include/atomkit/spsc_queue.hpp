@@ -147,8 +147,6 @@ class spsc_queue {
  private:
   static constexpr std::size_t max_capacity = std::size_t{1} << 31;
   using cell = detail::element_storage<T>;
-  // Process-shared words need the symmetric store/load handshake (membarrier stays in-process).
-  static constexpr bool shared_words = detail::sharing_of<Wait> == detail::sharing::process_shared;
 
  protected:
   // The ring's size in bytes for `capacity` elements (invalid_argument when capacity is 0, too
@@ -188,7 +186,7 @@ class spsc_queue {
       // relaxed: read by the partner after its light barrier; the barriers order it.
       if (w.observed.load(std::memory_order_relaxed) != g) {
         w.observed.store(g, std::memory_order_relaxed);
-        if (sleeping) detail::heavy_barrier(shared_words);
+        if (sleeping) detail::heavy_barrier(detail::symmetric_handshake<Wait>);
       }
     }
   }
@@ -203,7 +201,7 @@ class spsc_queue {
   // `observed` did not see its store. Every await on a watch must therefore record().
   static void wake_partner(watch& w) noexcept {
     if constexpr (Wait::sleeps) {
-      detail::light_barrier(shared_words);
+      detail::light_barrier(detail::symmetric_handshake<Wait>);
       // relaxed: ordered after the caller's state change by the light barrier (store_load.hpp).
       if (ATOMKIT_UNLIKELY(w.sleepers.load(std::memory_order_relaxed) != 0)) {
         // relaxed: both are only compared; the watcher's record() and heavy barriers order them.
@@ -257,7 +255,7 @@ class spsc_queue {
     // relaxed: ordered before the load of closed_ by the barrier (file comment); the consumer
     // reads it after a heavy barrier.
     in_push_.store(1, std::memory_order_relaxed);
-    detail::light_barrier(shared_words);
+    detail::light_barrier(detail::symmetric_handshake<Wait>);
     // relaxed: the handshake above orders it; a push that misses a racing close is waited for.
     if (ATOMKIT_UNLIKELY(closed_.load(std::memory_order_relaxed) != 0)) {
       // release: the consumer's acquire load of in_push_ sees nothing more will come.
@@ -373,7 +371,7 @@ class spsc_queue {
       if (!c_.fenced) {
         // The consumer's side of the handshake (file comment), once: it follows a read of
         // closed_ == 1, so every later read of in_push_ is after it too.
-        detail::heavy_barrier(shared_words);
+        detail::heavy_barrier(detail::symmetric_handshake<Wait>);
         c_.fenced = true;
       }
       // A push is in flight while in_push_ is set and tail_ has not moved.

@@ -26,6 +26,12 @@
 // Misuse it detects: unlock of a lock that is not held (std::system_error, operation_not_permitted;
 // the lock is left as it was). It records no owner, so an unlock by a thread other than the holder
 // is not detected.
+//
+// Between processes: ipc::ticket_lock (basic_ticket_lock<process_shared>, ipc.hpp) in shared
+// memory. A `park` or `busy` ticket lock placed in memory shared between processes is the
+// caller's bug (docs/ipc.md). A process that dies holding the lock, or queued in lock() (its
+// ticket's turn never ends), stalls the queue for good; try_lock_for/until, which hold no ticket,
+// still return by their deadline.
 #pragma once
 
 #include <atomkit/detail/atomic.hpp>
@@ -88,7 +94,7 @@ class basic_ticket_lock {
       detail::light_barrier(handshake == detail::handshake::symmetric);  // one for both checks
       wake_slot(next);  // the new owner, if it went to sleep (nobody else: see the top)
       detail::wake_generation(watchers_.generation, watchers_.sleepers, detail::wake_all_count,
-                              detail::sharing::process_private);
+                              detail::sharing_of<Wait>);
     }
     detail::tsan::post_unlock(this, 0);
   }
@@ -113,7 +119,7 @@ class basic_ticket_lock {
   void wake_slot(std::uint32_t ticket) noexcept {
     slot& s = slots_[ticket % slot_count];
     detail::wake_generation(s.generation, s.sleepers, detail::wake_all_count,
-                            detail::sharing::process_private);
+                            detail::sharing_of<Wait>);
   }
 
   bool try_acquire() noexcept {
@@ -140,7 +146,7 @@ class basic_ticket_lock {
           if (serving == ticket) return detail::attempt::success();
           return detail::attempt::retry(gen, /*spin=*/ticket - serving == 1);
         },
-        detail::deadline::never(), detail::sharing::process_private, handshake);
+        detail::deadline::never(), detail::sharing_of<Wait>, handshake);
   }
 
   bool try_lock_timed(const detail::deadline& dl) noexcept {
@@ -153,7 +159,7 @@ class basic_ticket_lock {
               const std::uint32_t gen = watchers_.generation.load(std::memory_order_acquire);
               return try_acquire() ? detail::attempt::success() : detail::attempt::retry(gen);
             },
-            dl, detail::sharing::process_private, handshake);
+            dl, detail::sharing_of<Wait>, handshake);
     });
   }
 

@@ -481,6 +481,56 @@ struct barrier_timeout_suite : model::suite<barrier_timeout_suite, 2> {
   }
 };
 
+// The process_shared barrier (ipc::barrier): a timed arrival whose deadline passes while the other
+// party's completion runs does not wait for it (that process may have died): it breaks the barrier
+// and returns false. Two parties, one timed. Either the phase completes before the deadline (both
+// pass), or the timed party breaks it: then the other throws broken_barrier if the break came
+// before its arrival, and passes (the completion ran, the phase completed) if it came during its
+// completion. The timed party never throws: only it breaks the barrier.
+struct barrier_shared_timeout_suite : model::suite<barrier_shared_timeout_suite, 2> {
+  atomkit::barrier<completion<barrier_shared_timeout_suite>, atomkit::process_shared> bar{2,
+                                                                                          {this}};
+  rl::var<int> slot[2];
+  rl::var<int> sum;
+  rl::var<int> phases;
+  rl::var<int> timed_result;  // 1 passed, 0 timed out, -1 threw
+  rl::var<int> other_threw;
+  void before() {
+    model::reset_os();
+    phases($) = 0;
+    sum($) = 0;
+    timed_result($) = -2;
+    other_threw($) = 0;
+  }
+  void complete() {
+    sum($) = slot[0]($) + slot[1]($);
+    phases($) = phases($) + 1;
+  }
+  void thread(unsigned me) {
+    slot[me]($) = static_cast<int>(me) + 1;
+    if (me == 0) {
+      bool passed = false;
+      if (throws_broken([&] { passed = bar.arrive_and_wait_for(1ms); })) {
+        timed_result($) = -1;
+      } else {
+        timed_result($) = passed ? 1 : 0;
+        if (passed) RL_ASSERT(sum($) == 3);
+      }
+    } else if (throws_broken([&] { bar.arrive_and_wait(); })) {
+      other_threw($) = 1;
+    } else {
+      RL_ASSERT(sum($) == 3);
+    }
+  }
+  void after() {
+    RL_ASSERT(timed_result($) == 0 || timed_result($) == 1);
+    const bool passed = timed_result($) == 1;
+    RL_ASSERT(bar.broken() == !passed);
+    if (passed) RL_ASSERT(phases($) == 1 && other_threw($) == 0);
+    if (!passed) RL_ASSERT(other_threw($) == (phases($) == 0 ? 1 : 0));
+  }
+};
+
 // Three parties, only two of which arrive in phase 0, in two threads: the timed one must time
 // out and break the barrier (false), the other must throw broken_barrier (from its wait, or from
 // its arrival if the break came first). Once the timed one is done (a semaphore tells), the other
@@ -672,6 +722,8 @@ const bool registered = [] {
   model::check<barrier_phases_suite<3, 2>>("barrier: 3 parties x 2 phases", 1, random_only);
   model::check<barrier_drop_suite>("barrier: arrive_and_drop");
   model::check<barrier_timeout_suite>("barrier: arrive_and_wait_for against arrive_and_wait");
+  model::check<barrier_shared_timeout_suite>(
+      "ipc barrier: arrive_and_wait_for breaks it during another's completion");
   model::check<barrier_timeout_reset_suite<200>>("barrier: time-out (200 us) breaks it, then reset",
                                                  1, random_only);
   model::check<barrier_timeout_reset_suite<0>>("barrier: time-out (0) breaks it, then reset");
@@ -729,6 +781,7 @@ const bool registered = [] {
   model::control<barrier_phases_suite<2, 2>>("control barrier: wake dropped", no_wake);
   model::control<barrier_phases_suite<2, 2>>("control barrier: releaser's barrier removed", no_light);
   model::control<barrier_abort_suite>("control barrier: abort's wake dropped", no_wake);
+  model::control<barrier_shared_timeout_suite>("control ipc barrier: wake dropped", no_wake);
   return true;
 }();
 

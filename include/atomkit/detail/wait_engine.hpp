@@ -30,7 +30,9 @@ namespace atomkit {
 namespace detail {
 
 // Whether a primitive's words may be shared between processes (futex without the private flag,
-// and the symmetric handshake: membarrier does not reach other processes).
+// and the symmetric handshake: membarrier does not reach other processes). Every entry point of
+// the engine takes it as a parameter whose default is the policy's (sharing_of<Wait>), so a
+// primitive instantiated with process_shared sleeps and wakes across processes.
 enum class sharing { process_private, process_shared };
 
 }  // namespace detail
@@ -59,6 +61,12 @@ namespace detail {
 // The sharing a policy asks for: what a primitive passes to await/notify.
 template <class Wait>
 inline constexpr sharing sharing_of = Wait::scope;
+
+// Whether a policy's store/load handshakes must be the symmetric form (store_load.hpp): for words
+// shared between processes, where membarrier does not reach the other side. For primitives that
+// issue the light/heavy barriers themselves rather than through await/notify.
+template <class Wait>
+inline constexpr bool symmetric_handshake = sharing_of<Wait> == sharing::process_shared;
 
 // How a releaser and a thread going to sleep close the store/load window (store_load.hpp):
 // asymmetric (the default) puts the whole cost on the sleeper (membarrier) and none on the release
@@ -171,7 +179,7 @@ inline constexpr wait_profile capped(const wait_profile& p) noexcept {
 // time-out). try_once must read `word` before it checks its condition, and report what it read.
 template <class Wait, class Try>
 bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, Try&& try_once,
-           const deadline& dl, sharing scope = sharing::process_private,
+           const deadline& dl, sharing scope = sharing_of<Wait>,
            handshake hs = handshake::asymmetric, const wait_profile& requested = {}) noexcept {
   const wait_profile profile = capped(requested);
   const bool symmetric = scope == sharing::process_shared || hs == handshake::symmetric;
@@ -233,7 +241,7 @@ bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, T
 // system call when none sleeps.
 template <class Wait, class Word>
 void notify(const Word& word, const atomic<std::uint32_t>& sleepers, int count,
-            sharing scope = sharing::process_private,
+            sharing scope = sharing_of<Wait>,
             handshake hs = handshake::asymmetric) noexcept {
   if constexpr (Wait::sleeps) {
     light_barrier(scope == sharing::process_shared || hs == handshake::symmetric);
@@ -260,7 +268,7 @@ inline void wake_generation(atomic<std::uint32_t>& generation, const atomic<std:
 // anyone sleeps, advance the generation, then wake up to `count` of them.
 template <class Wait>
 void notify_generation(atomic<std::uint32_t>& generation, const atomic<std::uint32_t>& sleepers,
-                       int count, sharing scope = sharing::process_private,
+                       int count, sharing scope = sharing_of<Wait>,
                        handshake hs = handshake::asymmetric) noexcept {
   if constexpr (Wait::sleeps) {
     light_barrier(scope == sharing::process_shared || hs == handshake::symmetric);
@@ -287,8 +295,8 @@ void notify_generation(atomic<std::uint32_t>& generation, const atomic<std::uint
 // sleeper that could sleep on an old generation was woken by the bump.
 template <class Wait>
 void notify_one_pending(atomic<std::uint32_t>& generation, atomic<std::uint32_t>& sleepers,
-                        sharing scope = sharing::process_private,
-            handshake hs = handshake::asymmetric) noexcept {
+                        sharing scope = sharing_of<Wait>,
+                        handshake hs = handshake::asymmetric) noexcept {
   if constexpr (Wait::sleeps) {
     light_barrier(scope == sharing::process_shared || hs == handshake::symmetric);
     // relaxed: ordered after the caller's state change by the light barrier (store_load.hpp).
