@@ -5,6 +5,10 @@
 //   ping_pong/rtt/<impl>/2             round trips per second between two threads through two
 //                                      queues; "bare atomic" is one word bounced by pure spinning;
 //                                      p50_ns .. max_ns: the round trip's time (harness.hpp)
+//   join/cap1024/<impl>/<N>            what task accounting costs: mpmc_queue with task_done()
+//                                      after every pop, against the same queue without it (named
+//                                      as a peer, so the summary prints the ratio); N/2 producers,
+//                                      N/2 consumers
 // rate = items popped per second (round trips per second for ping_pong); capacities 1024, 65536.
 // Peers: atomic_queue's AtomicQueueB2, moodycamel's ConcurrentQueue and BlockingConcurrentQueue
 // (unbounded), boost::lockfree::queue (bounded: capacity<>) and spsc_queue, oneTBB's
@@ -103,6 +107,17 @@ struct adapter<atomkit::spsc_queue<item, W>> {
   bool push(item v, const std::atomic<bool>&) { return q.push(v) == atomkit::queue_status::success; }
   bool pop(item& v, const std::atomic<bool>&) { return q.pop(v) == atomkit::queue_status::success; }
   void stop() { q.close(); }
+};
+// The join family: the same queue, and task_done() after every successful pop.
+template <class W>
+struct task_done_adapter : adapter<atomkit::mpmc_queue<item, W>> {
+  using base = adapter<atomkit::mpmc_queue<item, W>>;
+  using base::base;
+  bool pop(item& v, const std::atomic<bool>& stop) {
+    if (!base::pop(v, stop)) return false;
+    this->q.task_done();
+    return true;
+  }
 };
 template <>
 struct adapter<std_ring> {
@@ -395,6 +410,16 @@ const registrar reg([] {
   // boost::lockfree::queue indexes its node pool with 16 bits: 65534 is its largest capacity.
   register_capacity<1024, 1024>("cap1024");
   register_capacity<65536, 65534>("cap65536");
+
+  // Interleaved by thread count, so that both sides of each ratio run close together in time.
+  for (int n : {2, 4, 8}) {
+    add("join", "cap1024", "atomkit::mpmc_queue+task_done", {n}, [](benchmark::State& s, int t) {
+      throughput<task_done_adapter<atomkit::park>>(s, t / 2, t / 2, 1024);
+    });
+    add("join", "cap1024", "mpmc_queue without task_done", {n}, [](benchmark::State& s, int t) {
+      throughput<adapter<atomkit::mpmc_queue<item>>>(s, t / 2, t / 2, 1024);
+    });
+  }
 
   add("ping_pong", "rtt", "bare atomic", {2}, bare_ping_pong);
   add("ping_pong", "rtt", "atomkit::mpmc_queue", {2}, ping_pong<adapter<atomkit::mpmc_queue<item>>>);

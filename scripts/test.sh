@@ -46,7 +46,7 @@ consumers() {
 tidy() {
   cmake -S . -B build/tidy -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
     -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null &&
-    run-clang-tidy -quiet -j "$(nproc)" -p build/tidy "$PWD/(tests|examples)/.*\.cpp$" \
+    run-clang-tidy -quiet -j "$(nproc)" -p build/tidy "$PWD/(src|tests|examples)/.*\.cpp$" \
       >build/tidy.log 2>&1
   local rc=$?
   grep -E "(warning|error):" build/tidy.log | grep -v "warnings generated" | sort -u | head -50

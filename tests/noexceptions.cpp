@@ -17,6 +17,10 @@ int main() {
   (void)mq.pop(out);
   (void)sq.try_push(2);
   (void)sq.try_pop(out);
+  mq.task_done();  // a surplus one would end the program with a message (detail/error.hpp)
+  sq.task_done();
+  mq.join();
+  sq.join();
   atomkit::event ev;
   atomkit::barrier<> bar(1);
   sem.acquire();

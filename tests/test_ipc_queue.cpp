@@ -2,7 +2,7 @@
 // and 2 consumer processes (a seen-bitmap in shared memory), close() waking waiters in other
 // processes, a timed pop returning by its deadline when its producer was killed holding a ticket
 // (the hole the docs describe), spsc order across processes, one queue mapped at two addresses,
-// and bytes_for/create_at argument checks.
+// bytes_for/create_at argument checks, and task_done/join across processes.
 #include <atomkit/ipc_queue.hpp>
 #include <atomkit/shared_memory.hpp>
 
@@ -240,4 +240,29 @@ TEST_CASE("ipc queues: bytes_for and create_at check their arguments") {
     CHECK(e.code() == std::errc::not_enough_memory);
     CHECK(std::string(e.what()).find("\"too big\"") != std::string::npos);
   }
+}
+
+TEST_CASE("ipc queues: task_done in a consumer process, join in the producer") {
+  shared_memory region = shared_memory::anonymous(1 << 16);
+  auto& mq = region.construct<atomkit::ipc::mpmc_queue<int>>("m", 8);
+  auto& sq = region.construct<atomkit::ipc::spsc_queue<int>>("s", 8);
+  constexpr int n = 200;
+  const pid_t consumer = ipc_test::spawn([&] {
+    int v = 0;
+    for (int i = 0; i < n; ++i) {
+      if (mq.pop(v) != queue_status::success || sq.pop(v) != queue_status::success) return 1;
+      mq.task_done();
+      sq.task_done();
+    }
+    return 0;
+  });
+  for (int i = 0; i < n; ++i) {
+    REQUIRE(mq.push(i) == queue_status::success);
+    REQUIRE(sq.push(i) == queue_status::success);
+  }
+  CHECK(mq.join_for(20s));
+  CHECK(sq.join_for(20s));
+  CHECK(mq.unfinished_tasks() == 0);
+  CHECK(sq.unfinished_tasks() == 0);
+  CHECK(ipc_test::reap(consumer) == 0);
 }

@@ -5,6 +5,7 @@
 #include <atomkit/event.hpp>
 #include <atomkit/ipc.hpp>
 #include <atomkit/ipc_queue.hpp>
+#include <atomkit/lock_order.hpp>
 #include <atomkit/mpmc_queue.hpp>
 #include <atomkit/reentrant_lock.hpp>
 #include <atomkit/semaphore.hpp>

@@ -7,7 +7,8 @@
 // Reference: docs/shared_memory.md
 //
 // Same algorithms, API and guarantees as atomkit::mpmc_queue and atomkit::spsc_queue
-// (mpmc_queue.hpp, spsc_queue.hpp: push/pop, try_ and timed forms, close, size, empty, capacity),
+// (mpmc_queue.hpp, spsc_queue.hpp: push/pop, try_ and timed forms, close, size, empty, capacity,
+// task_done/join),
 // with two differences:
 //   - waiting uses the process_shared policy: shared futexes, which a push or pop in any process
 //     that maps the queue wakes, and the symmetric store/load handshake;

@@ -63,12 +63,19 @@
 // also sees close_ticket_: that store precedes the flip in close()'s program order, and x86 and
 // ARMv8 are other-multi-copy-atomic; the engine's lost-wake-up argument is at that level too.)
 //
+// Task accounting (Python's Queue.task_done()/join()). The pushed count is the tail ticket itself
+// (without the closed bit): a push pays nothing for it. A ticket counts from the moment it is
+// taken; a push that then fails (closed) counts its ticket done before it returns. task_done()
+// increments a done count on its own line; join() sleeps through the engine until done == pushed.
+// The protocol and its proof: detail/task_count.hpp.
+//
 // Progress: push and pop block (backpressure; a ticket holder waits for the operation ahead of it
 // on its slot). try_push and try_pop are lock-free: they never wait for another thread (busy
 // instead), and their CAS loop retries only when another operation claimed the ticket first; a
 // success may make futex wake calls. Timed forms block, bounded by their deadline whatever
 // other threads do (they give up at it between CAS attempts too), and never answer busy. size,
-// empty, is_closed and capacity are wait-free. close() is wait-free apart from its O(capacity)
+// empty, is_closed, capacity and unfinished_tasks are wait-free; task_done is lock-free; join
+// blocks (join_for/join_until: until their deadline). close() is wait-free apart from its O(capacity)
 // wake-up sweep and futex calls.
 //
 // Elements live in raw storage constructed in place: move-only and non-default-constructible T
@@ -83,6 +90,7 @@
 #include <atomkit/detail/timed.hpp>
 #include <atomkit/detail/error.hpp>
 #include <atomkit/detail/queue_common.hpp>
+#include <atomkit/detail/task_count.hpp>
 #include <atomkit/detail/wait_engine.hpp>
 
 #include <algorithm>
@@ -136,13 +144,13 @@ class mpmc_queue {
   queue_status push(T&& v) noexcept {
     // relaxed: the RMW alone makes tickets unique; the slot's turn orders the data.
     const std::uint64_t t = tail_.fetch_add(1, std::memory_order_relaxed);
-    if (ATOMKIT_UNLIKELY(t & closed_bit)) return queue_status::closed;
+    if (ATOMKIT_UNLIKELY(t & closed_bit)) return refuse();
     return fill(t, v);
   }
   queue_status push(const T& v) noexcept(std::is_nothrow_copy_constructible_v<T>) {
     if constexpr (std::is_nothrow_copy_constructible_v<T>) {
       const std::uint64_t t = tail_.fetch_add(1, std::memory_order_relaxed);  // as in push(T&&)
-      if (ATOMKIT_UNLIKELY(t & closed_bit)) return queue_status::closed;
+      if (ATOMKIT_UNLIKELY(t & closed_bit)) return refuse();
       return fill(t, v);
     } else {
       T copy(v);  // may throw: before any ticket is taken
@@ -242,6 +250,20 @@ class mpmc_queue {
   [[nodiscard]] bool empty() const noexcept { return size() == 0; }
   [[nodiscard]] std::size_t capacity() const noexcept { return cap_; }
 
+  // ---- task accounting (Python's Queue.task_done / join) -----------------------------------
+  // Every successful push counts one unfinished task (file comment).
+
+  // One item is finished. A call while unfinished_tasks() is 0 throws
+  // system_error(operation_not_permitted) and leaves the count unchanged.
+  void task_done() { tasks_.done_one(pushed_count(), "mpmc_queue"); }
+  // Waits until every pushed item has had its task_done() (timed forms: false at the deadline).
+  void join() const noexcept { (void)join_impl(detail::deadline::never()); }
+  ATOMKIT_DETAIL_TIMED_FORMS(bool, join, join_impl, const noexcept)
+  // Pushed and not yet task_done(): a snapshot.
+  [[nodiscard]] std::size_t unfinished_tasks() const noexcept {
+    return tasks_.unfinished(pushed_count());
+  }
+
  protected:
   // The ring's size in bytes for `capacity` elements (invalid_argument when capacity is 0, too
   // large, or the size overflows), and where a trailing ring starts, from the object: for the
@@ -333,6 +355,22 @@ class mpmc_queue {
     return d != 0 && d < (lap_mask >> 1);
   }
 
+  // The task count's `pushed`: tickets handed out, never decreasing (detail/task_count.hpp).
+  auto pushed_count() const noexcept {
+    return [this] {
+      // relaxed: task_count reads it after its acquire load of its done count, which orders it.
+      return tail_.load(std::memory_order_relaxed) & ~closed_bit;
+    };
+  }
+  [[nodiscard]] bool join_impl(const detail::deadline& dl) const noexcept {
+    return tasks_.wait(pushed_count(), dl);
+  }
+  // A blocking push fetched a ticket after close(): that ticket never becomes an item.
+  ATOMKIT_NOINLINE queue_status refuse() noexcept {
+    tasks_.void_ticket(pushed_count());
+    return queue_status::closed;
+  }
+
   [[nodiscard]] std::uint64_t closed_at() const noexcept {
     // acquire: pairs with close()'s store, so the boundary is the one close() computed.
     return close_ticket_.load(std::memory_order_acquire);
@@ -405,6 +443,7 @@ class mpmc_queue {
   ATOMKIT_NOINLINE bool await_space(slot& s, std::uint32_t want) noexcept {
     if (await_turn(s, want)) return true;
     abandon(s, want >> 1);
+    tasks_.void_ticket(pushed_count());  // the ticket never becomes an item
     return false;
   }
 
@@ -668,6 +707,7 @@ class mpmc_queue {
   watch push_watch_;  // timed pushes
   // Spin attempts before a ticket holder parks (detail::queue_spin); written on slow paths only.
   alignas(detail::pad_size) detail::atomic<std::uint32_t> spin_limit_{detail::queue_spin::initial_attempts};
+  detail::task_count<Wait, std::uint64_t> tasks_;  // task_done()/join(): on its own line
   // Read-mostly from here on.
   alignas(detail::pad_size) detail::atomic<std::uint64_t> close_ticket_{not_closed};
   detail::ring_storage<slot, Ring> ring_;  // heap, or right behind the object (queue_common.hpp)

@@ -68,6 +68,7 @@
 #include <atomkit/detail/timed.hpp>
 #include <atomkit/detail/error.hpp>
 #include <atomkit/detail/fence.hpp>
+#include <atomkit/detail/lock_order_hook.hpp>
 #include <atomkit/detail/os.hpp>
 #include <atomkit/detail/sequence.hpp>
 #include <atomkit/detail/tsan.hpp>
@@ -87,7 +88,10 @@ class basic_reentrant_lock {
   using stamp = std::uint64_t;
 
   basic_reentrant_lock() noexcept { detail::tsan::mutex_create(this, detail::tsan::write_reentrant); }
-  ~basic_reentrant_lock() { detail::tsan::mutex_destroy(this); }
+  ~basic_reentrant_lock() {
+    detail::on_destroy(this);
+    detail::tsan::mutex_destroy(this);
+  }
   basic_reentrant_lock(const basic_reentrant_lock&) = delete;
   basic_reentrant_lock& operator=(const basic_reentrant_lock&) = delete;
 
@@ -97,6 +101,7 @@ class basic_reentrant_lock {
       nest();
       return;
     }
+    detail::on_acquire(this);  // depth 0 -> 1 only; before blocking, so an inversion is reported
     detail::tsan::pre_lock(this, 0);
     if (ATOMKIT_UNLIKELY(!try_acquire_now())) lock_slow(detail::deadline::never());
     become_owner(me);
@@ -109,11 +114,13 @@ class basic_reentrant_lock {
       nest();
       return true;
     }
-    return detail::tsan::try_lock_bracket(this, [&] {
+    const bool ok = detail::tsan::try_lock_bracket(this, [&] {
       if (!try_acquire()) return false;
       become_owner(me);
       return true;
     });
+    if (ok) detail::on_acquire(this);  // depth 0 -> 1
+    return ok;
   }
 
   ATOMKIT_DETAIL_TIMED_FORMS(bool, try_lock, try_lock_timed)
@@ -125,6 +132,7 @@ class basic_reentrant_lock {
     }
     // relaxed: depth_ is touched only by the owner, which we are.
     const std::uint32_t d = depth_.load(std::memory_order_relaxed);
+    if (d == 1) detail::on_release(this);  // depth 1 -> 0 only
     detail::tsan::pre_unlock(this, 0);
     if (d > 1) {
       depth_.store(d - 1, std::memory_order_relaxed);  // relaxed: owner-only, as above
@@ -257,11 +265,13 @@ class basic_reentrant_lock {
       nest();
       return true;
     }
-    return detail::tsan::try_lock_bracket(this, [&] {
+    const bool ok = detail::tsan::try_lock_bracket(this, [&] {
       if (!try_acquire() && !acquire_until(dl)) return false;
       become_owner(me);
       return true;
     });
+    if (ok) detail::on_acquire(this);  // depth 0 -> 1
+    return ok;
   }
 
   // Waits, through the engine, until no other thread holds the lock; returns the even sequence.

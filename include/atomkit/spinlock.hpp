@@ -20,6 +20,7 @@
 #include <atomkit/detail/deadline.hpp>
 #include <atomkit/detail/timed.hpp>
 #include <atomkit/detail/error.hpp>
+#include <atomkit/detail/lock_order_hook.hpp>
 #include <atomkit/detail/lock_word.hpp>
 #include <atomkit/detail/tsan.hpp>
 #include <atomkit/detail/wait_engine.hpp>
@@ -36,20 +37,26 @@ class basic_spinlock {
   constexpr basic_spinlock() noexcept {
     if (!std::is_constant_evaluated()) detail::tsan::mutex_create(this, 0);
   }
-  ~basic_spinlock() { detail::tsan::mutex_destroy(this); }
+  ~basic_spinlock() {
+    detail::on_destroy(this);
+    detail::tsan::mutex_destroy(this);
+  }
   basic_spinlock(const basic_spinlock&) = delete;
   basic_spinlock& operator=(const basic_spinlock&) = delete;
   basic_spinlock(basic_spinlock&&) = delete;
   basic_spinlock& operator=(basic_spinlock&&) = delete;
 
   void lock() noexcept {
+    detail::on_acquire(this);  // before blocking: an inversion is reported before it can hang
     detail::tsan::pre_lock(this, 0);
     word_.lock();
     detail::tsan::post_lock(this, 0);
   }
 
   bool try_lock() noexcept {
-    return detail::tsan::try_lock_bracket(this, [this] { return word_.try_lock(); });
+    const bool ok = detail::tsan::try_lock_bracket(this, [this] { return word_.try_lock(); });
+    if (ok) detail::on_acquire(this);
+    return ok;
   }
 
   ATOMKIT_DETAIL_TIMED_FORMS(bool, try_lock, try_lock_timed, noexcept)
@@ -59,6 +66,7 @@ class basic_spinlock {
     if (ATOMKIT_UNLIKELY(!word_.is_locked())) {
       detail::misuse("spinlock", "unlock() of a lock that is not held");
     }
+    detail::on_release(this);
     detail::tsan::pre_unlock(this, 0);
     word_.unlock();
     detail::tsan::post_unlock(this, 0);
@@ -69,7 +77,9 @@ class basic_spinlock {
 
  private:
   bool try_lock_timed(const detail::deadline& dl) noexcept {
-    return detail::tsan::try_lock_bracket(this, [&] { return word_.try_lock_until(dl); });
+    const bool ok = detail::tsan::try_lock_bracket(this, [&] { return word_.try_lock_until(dl); });
+    if (ok) detail::on_acquire(this);
+    return ok;
   }
 
   detail::lock_word<Wait> word_;

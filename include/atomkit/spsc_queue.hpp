@@ -31,12 +31,19 @@
 // the ring full while the consumer is still moving an element out (or a try_pop that finds it
 // empty while the producer is still moving one in) answers full (empty), which is linearizable.
 //
+// Task accounting (Python's Queue.task_done()/join()). The pushed count is tail_ itself, which
+// only successful pushes advance: a push pays nothing for it. task_done() (from any thread)
+// increments a done count on its own line; join() sleeps through the engine until done == pushed.
+// Positions are 32-bit, so fewer than 2^31 tasks may be unfinished at any time. The protocol and
+// its proof: detail/task_count.hpp.
+//
 // Progress: try_push and try_pop are wait-free (a bounded number of steps, no RMW; a success may
 // make one futex wake call, and the first try_pop that finds the queue closed and empty makes a
 // membarrier system call); try_pop answers busy on a closed, empty queue while a push caught by
 // the close is in flight. push and pop are wait-free when they do not block, and block while the
 // ring is full (empty), or (pop) for such a push. Timed forms block, bounded by their deadline,
-// and never answer busy. close, size, empty, is_closed and capacity are wait-free. Exactly one
+// and never answer busy. close, size, empty, is_closed, capacity and unfinished_tasks are
+// wait-free; task_done is lock-free; join blocks (join_for/join_until: until their deadline). Exactly one
 // thread may push and one may pop at any time (not checked).
 #pragma once
 
@@ -47,6 +54,7 @@
 #include <atomkit/detail/error.hpp>
 #include <atomkit/detail/queue_common.hpp>
 #include <atomkit/detail/store_load.hpp>
+#include <atomkit/detail/task_count.hpp>
 #include <atomkit/detail/wait_engine.hpp>
 
 #include <chrono>
@@ -144,6 +152,20 @@ class spsc_queue {
   [[nodiscard]] bool empty() const noexcept { return size() == 0; }
   [[nodiscard]] std::size_t capacity() const noexcept { return cap_; }
 
+  // ---- task accounting (Python's Queue.task_done / join), any thread -----------------------
+  // Every successful push counts one unfinished task (file comment).
+
+  // One item is finished. A call while unfinished_tasks() is 0 throws
+  // system_error(operation_not_permitted) and leaves the count unchanged.
+  void task_done() { tasks_.done_one(pushed_count(), "spsc_queue"); }
+  // Waits until every pushed item has had its task_done() (timed forms: false at the deadline).
+  void join() const noexcept { (void)join_impl(detail::deadline::never()); }
+  ATOMKIT_DETAIL_TIMED_FORMS(bool, join, join_impl, const noexcept)
+  // Pushed and not yet task_done(): a snapshot.
+  [[nodiscard]] std::size_t unfinished_tasks() const noexcept {
+    return tasks_.unfinished(pushed_count());
+  }
+
  private:
   static constexpr std::size_t max_capacity = std::size_t{1} << 31;
   using cell = detail::element_storage<T>;
@@ -167,6 +189,16 @@ class spsc_queue {
   static constexpr std::size_t ring_alignment() noexcept { return alignof(cell); }
 
  private:
+  // The task count's `pushed`: successful pushes, modulo 2^32 (detail/task_count.hpp).
+  auto pushed_count() const noexcept {
+    return [this] {
+      // relaxed: task_count reads it after its acquire load of its done count, which orders it.
+      return tail_.load(std::memory_order_relaxed);
+    };
+  }
+  [[nodiscard]] bool join_impl(const detail::deadline& dl) const noexcept {
+    return tasks_.wait(pushed_count(), dl);
+  }
 
   struct alignas(detail::pad_size) watch {
     detail::atomic<std::uint32_t> generation{0};  // futex word: advanced when watchers may go on
@@ -415,6 +447,7 @@ class spsc_queue {
   side c_;                                                            // consumer-private
   watch cons_watch_;  // the consumer sleeps here
   watch prod_watch_;  // the producer sleeps here
+  detail::task_count<Wait, std::uint32_t> tasks_;  // task_done()/join(): on its own line
   // Read-mostly from here on.
   alignas(detail::pad_size) detail::atomic<std::uint32_t> closed_{0};
   detail::ring_storage<cell, Ring> ring_;  // heap, or right behind the object (queue_common.hpp)

@@ -39,6 +39,7 @@
 #include <atomkit/detail/deadline.hpp>
 #include <atomkit/detail/timed.hpp>
 #include <atomkit/detail/error.hpp>
+#include <atomkit/detail/lock_order_hook.hpp>
 #include <atomkit/detail/tsan.hpp>
 #include <atomkit/detail/wait_engine.hpp>
 
@@ -56,13 +57,17 @@ class basic_ticket_lock {
   constexpr basic_ticket_lock() noexcept {
     if (!std::is_constant_evaluated()) detail::tsan::mutex_create(this, 0);
   }
-  ~basic_ticket_lock() { detail::tsan::mutex_destroy(this); }
+  ~basic_ticket_lock() {
+    detail::on_destroy(this);
+    detail::tsan::mutex_destroy(this);
+  }
   basic_ticket_lock(const basic_ticket_lock&) = delete;
   basic_ticket_lock& operator=(const basic_ticket_lock&) = delete;
   basic_ticket_lock(basic_ticket_lock&&) = delete;
   basic_ticket_lock& operator=(basic_ticket_lock&&) = delete;
 
   void lock() noexcept {
+    detail::on_acquire(this);  // before blocking: an inversion is reported before it can hang
     detail::tsan::pre_lock(this, 0);
     // relaxed: the RMW alone makes tickets unique; ordering comes from serving_ below.
     const std::uint32_t ticket = next_.fetch_add(1, std::memory_order_relaxed);
@@ -72,7 +77,9 @@ class basic_ticket_lock {
   }
 
   bool try_lock() noexcept {
-    return detail::tsan::try_lock_bracket(this, [this] { return try_acquire(); });
+    const bool ok = detail::tsan::try_lock_bracket(this, [this] { return try_acquire(); });
+    if (ok) detail::on_acquire(this);
+    return ok;
   }
 
   ATOMKIT_DETAIL_TIMED_FORMS(bool, try_lock, try_lock_timed, noexcept)
@@ -85,6 +92,7 @@ class basic_ticket_lock {
     if (ATOMKIT_UNLIKELY(next_.load(std::memory_order_relaxed) == owner)) {
       detail::misuse("ticket_lock", "unlock() of a lock that is not held");
     }
+    detail::on_release(this);
     detail::tsan::pre_unlock(this, 0);
     const std::uint32_t next = owner + 1;
     // release: pairs with the acquire loads of serving_ by the next holder (lock, wait_turn,
@@ -150,7 +158,7 @@ class basic_ticket_lock {
   }
 
   bool try_lock_timed(const detail::deadline& dl) noexcept {
-    return detail::tsan::try_lock_bracket(this, [&] {
+    const bool ok = detail::tsan::try_lock_bracket(this, [&] {
       return try_acquire() ||
         detail::await<Wait>(
             watchers_.generation, watchers_.sleepers,
@@ -161,6 +169,8 @@ class basic_ticket_lock {
             },
             dl, detail::sharing_of<Wait>, handshake);
     });
+    if (ok) detail::on_acquire(this);
+    return ok;
   }
 
   alignas(detail::pad_size) detail::atomic<std::uint32_t> next_{0};     // ticket dispenser

@@ -603,6 +603,59 @@ struct spsc_try : model::suite<spsc_try<Cap, Items, Retries>, 2> {
   void after() { book.check_all_accepted(); }
 };
 
+// Task accounting (task_done/join): thread 0 pushes Items (blocking), then joins, then reads
+// every item's processed flag, which the consumers (threads 1..Consumers) write after their pop
+// and before their task_done: a join that returns early fails the assertion, and one that does
+// not happen after the task_done calls is a DATA RACE on the flag. With Close, the last consumer
+// pops one item, then closes the queue (the producer's later pushes fail, or give up while they
+// wait for room: tickets that never become items) and drains; join must still return.
+template <class Q, int Cap, int Consumers, int Items, bool Close>
+struct join_protocol : model::suite<join_protocol<Q, Cap, Consumers, Items, Close>, 1 + Consumers> {
+  Q q{Cap};
+  rl::var<int> processed[Items];
+  rl::var<int> accepted[Items];  // written by the producer only
+  void before() {
+    model::reset_os();
+    for (int v = 0; v < Items; ++v) {
+      processed[v]($) = 0;
+      accepted[v]($) = 0;
+    }
+  }
+  void finish(int x) {
+    RL_ASSERT(0 <= x && x < Items);
+    processed[x]($) = 1;
+    q.task_done();
+  }
+  void thread(unsigned me) {
+    if (me == 0) {
+      for (int v = 0; v < Items; ++v) {
+        int x = v;
+        const queue_status r = q.push(std::move(x));
+        RL_ASSERT(r == st::success || (Close && r == st::closed));
+        if (r == st::success) accepted[v]($) = 1;
+      }
+      q.join();
+      for (int v = 0; v < Items; ++v) RL_ASSERT(processed[v]($) == accepted[v]($));
+      RL_ASSERT(q.unfinished_tasks() == 0);
+    } else if (Close && me == Consumers) {
+      int x = -1;
+      RL_ASSERT(q.pop(x) == st::success);
+      finish(x);
+      q.close();
+      while (q.pop(x) == st::success) finish(x);
+    } else {
+      int x = -1;
+      while (q.pop(x) == st::success) {
+        finish(x);
+        if (!Close && x == Items - 1) {
+          q.close();  // the last item: let the other consumers go
+          break;
+        }
+      }
+    }
+  }
+};
+
 const bool registered = [] {
   using mpmc_shadowed = atomkit::mpmc_queue<shadowed>;
   using spsc_shadowed = atomkit::spsc_queue<shadowed>;
@@ -633,6 +686,14 @@ const bool registered = [] {
   model::check<close_full<mpmc, 1, 2, 1>>("mpmc cap 1: 2 producers, full, closed");
   model::check<alone<mpmc, 1>>("mpmc cap 1: alone, exact try answers, close", alone_divisor);
   model::check<alone<mpmc, 2>>("mpmc cap 2: alone, exact try answers, close", alone_divisor);
+  // The join checks' sleeping joiner multiplies the bounded search: the larger ones run random.
+  model::check<join_protocol<mpmc, 1, 1, 1, false>>("mpmc cap 1: join after 1 item, 1 consumer");
+  model::check<join_protocol<mpmc, 1, 1, 2, false>>("mpmc cap 1: join after 2 items, 1 consumer",
+                                                    1, model::random_only);
+  model::check<join_protocol<mpmc, 2, 2, 2, false>>("mpmc cap 2: join after 2 items, 2 consumers",
+                                                    1, model::random_only);
+  model::check<join_protocol<mpmc, 1, 1, 3, true>>("mpmc cap 1: join, close gives up pushes", 1,
+                                                   model::random_only);
 
   // spsc_queue
   model::check<spsc_blocking<1, 2>>("spsc cap 1: 2 items, blocking");
@@ -652,6 +713,11 @@ const bool registered = [] {
   model::check<close_full<spsc, 1, 1, 2>>("spsc cap 1: producer asleep on full, closed");
   model::check<alone<spsc, 1>>("spsc cap 1: alone, exact try answers, close", alone_divisor);
   model::check<alone<spsc, 2>>("spsc cap 2: alone, exact try answers, close", alone_divisor);
+  model::check<join_protocol<spsc, 1, 1, 1, false>>("spsc cap 1: join after 1 item");
+  model::check<join_protocol<spsc, 1, 1, 2, false>>("spsc cap 1: join after 2 items", 1,
+                                                    model::random_only);
+  model::check<join_protocol<spsc, 1, 1, 3, true>>("spsc cap 1: join, close refuses pushes", 1,
+                                                   model::random_only);
 
   // Controls: a release made relaxed (a DATA RACE on the payload or the slot's shadow), a dropped
   // futex wake, a removed barrier of the store/load handshake (a DEADLOCK).
@@ -686,6 +752,26 @@ const bool registered = [] {
   model::control<close_race<mpmc, 1, 0, false>>("control mpmc: close's wake dropped", no_wake);
   model::control<spsc_blocking<1, 2>>("control spsc: wake dropped", no_wake);
   model::control<close_race<spsc, 1, 0, false>>("control spsc: close's wake dropped", no_wake);
+
+  // Task accounting: task_done's increment made relaxed (the joiner no longer happens after it: a
+  // DATA RACE on the processed flag; or a missed zero, a DEADLOCK), join's acquire load made
+  // relaxed (a DATA RACE), the joiner's wake dropped (a DEADLOCK).
+  model::injection relaxed_done;
+  relaxed_done.function = "task_count<Wait, Count>::done_one";
+  relaxed_done.from = std::memory_order_acq_rel;
+  relaxed_done.to = std::memory_order_relaxed;
+  model::control<join_protocol<mpmc, 2, 2, 2, false>>("control mpmc: task_done's acq_rel relaxed",
+                                                      relaxed_done, 1, model::random_only);
+  model::control<join_protocol<spsc, 1, 1, 1, false>>("control spsc: task_done's acq_rel relaxed",
+                                                      relaxed_done);
+  model::injection relaxed_join;
+  relaxed_join.function = "task_count<Wait, Count>::finished";
+  relaxed_join.from = std::memory_order_acquire;
+  relaxed_join.to = std::memory_order_relaxed;
+  model::control<join_protocol<mpmc, 1, 1, 1, false>>("control mpmc: join's acquire relaxed",
+                                                      relaxed_join);
+  model::control<join_protocol<mpmc, 1, 1, 1, false>>("control mpmc: joiner's wake dropped",
+                                                      no_wake);
 
   model::injection no_heavy;
   no_heavy.no_heavy_barrier = true;
