@@ -84,7 +84,8 @@ result run_sides(bool processes, int n, control& c, const std::function<void(int
   for (int i = 0; i < n; ++i) start[static_cast<std::size_t>(i)] = c.counts[i].count.load();
   std::this_thread::sleep_for(run_time());
   for (int i = 0; i < n; ++i) {
-    r.per_thread[static_cast<std::size_t>(i)] = c.counts[i].count.load() - start[static_cast<std::size_t>(i)];
+    const auto k = static_cast<std::size_t>(i);
+    r.per_thread[k] = c.counts[i].count.load() - start[k];
   }
   r.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
   c.stop.store(1);
@@ -165,12 +166,15 @@ void rtt_pipe(benchmark::State& st, int) {
         if (id == 1) {
           ::close(ab[1]);
           ::close(ba[0]);
-          while (::read(ab[0], &v, sizeof v) == sizeof v && ::write(ba[1], &v, sizeof v) == sizeof v) {
+          while (::read(ab[0], &v, sizeof v) == sizeof v &&
+                 ::write(ba[1], &v, sizeof v) == sizeof v) {
           }
           return;
         }
         while (c.stop.load(std::memory_order_relaxed) == 0) {  // relaxed: a stop flag only
-          if (::write(ab[1], &v, sizeof v) != sizeof v || ::read(ba[0], &v, sizeof v) != sizeof v) break;
+          if (::write(ab[1], &v, sizeof v) != sizeof v || ::read(ba[0], &v, sizeof v) != sizeof v) {
+            break;
+          }
           c.counts[0].add();
           ++v;
         }
@@ -348,7 +352,8 @@ const registrar reg([] {
   add("ipc", "rtt", "posix mq(processes)", {2}, rtt_posix_mq);
   add("ipc", "rtt", "boost::interprocess::message_queue(processes)", {2}, rtt_boost_mq);
 
-  for (const auto& [variant, p, c] : {std::tuple{"throughput_1p1c", 1, 1}, std::tuple{"throughput_2p2c", 2, 2}}) {
+  for (const auto& [variant, p, c] :
+       {std::tuple{"throughput_1p1c", 1, 1}, std::tuple{"throughput_2p2c", 2, 2}}) {
     const int n = p + c;
     const int prod = p;
     const int cons = c;
@@ -356,9 +361,10 @@ const registrar reg([] {
         [prod, cons](benchmark::State& s, int) { throughput<ipc_mpmc>(s, true, prod, cons); });
     add("ipc", variant, "atomkit::ipc::mpmc_queue(threads)", {n},
         [prod, cons](benchmark::State& s, int) { throughput<ipc_mpmc>(s, false, prod, cons); });
-    add("ipc", variant, "atomkit::mpmc_queue(threads)", {n}, [prod, cons](benchmark::State& s, int) {
-      throughput<atomkit::mpmc_queue<item>>(s, false, prod, cons);
-    });
+    add("ipc", variant, "atomkit::mpmc_queue(threads)", {n},
+        [prod, cons](benchmark::State& s, int) {
+          throughput<atomkit::mpmc_queue<item>>(s, false, prod, cons);
+        });
   }
   add("ipc", "throughput_1p1c", "atomkit::ipc::spsc_queue(processes)", {2},
       [](benchmark::State& s, int) { throughput<ipc_spsc>(s, true, 1, 1); });

@@ -131,7 +131,8 @@ TEST_CASE("ipc::mpmc_queue: a producer killed holding a ticket leaves a hole; ti
   auto& q = region.construct<atomkit::ipc::mpmc_queue<int>>("q", 4);
   for (int i = 0; i < 4; ++i) REQUIRE(q.push(i) == queue_status::success);
   // The child's push takes ticket 4 and waits for space: kill it there.
-  const pid_t producer = ipc_test::spawn([&] { return q.push(4) == queue_status::success ? 0 : 1; });
+  const pid_t producer =
+      ipc_test::spawn([&] { return q.push(4) == queue_status::success ? 0 : 1; });
   REQUIRE(ipc_test::await_asleep(producer));
   REQUIRE(::kill(producer, SIGKILL) == 0);
   CHECK(ipc_test::reap(producer) == 128 + SIGKILL);

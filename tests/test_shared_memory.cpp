@@ -149,7 +149,8 @@ TEST_CASE("shared_memory: bad names and sizes are invalid_argument naming them")
   CHECK(contains(invalid_argument_of([] { (void)shared_memory::create("/a/b", 1 << 16); }),
                  "\"/a/b\""));
   CHECK(contains(invalid_argument_of([] { (void)shared_memory::open("a/b"); }), "\"a/b\""));
-  CHECK(contains(invalid_argument_of([] { (void)shared_memory::create(std::string(300, 'x'), 1 << 16); }),
+  const std::string too_long(300, 'x');
+  CHECK(contains(invalid_argument_of([&] { (void)shared_memory::create(too_long, 1 << 16); }),
                  "NAME_MAX"));
   const std::string name = ipc_test::unique_name();
   unlink_at_exit cleanup{name};

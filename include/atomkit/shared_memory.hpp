@@ -35,10 +35,11 @@
 //
 // Errors: std::system_error with errc::file_exists (name or key taken), no_such_file_or_directory
 // (missing), not_enough_memory (region or directory full), timed_out (still under construction, or
-// a region never initialized, after 1 s), the OS's own code for other failures; std::invalid_argument
-// for an empty, too long or malformed name or key, size 0 or too small, or a key holding another
-// type (types are told apart by a fingerprint of the type's name as the compiler spells it, its
-// size and alignment: processes built by one compiler agree). Messages name the region and key.
+// a region never initialized, after 1 s), the OS's own code for other failures;
+// std::invalid_argument for an empty, too long or malformed name or key, size 0 or too small, or a
+// key holding another type (types are told apart by a fingerprint of the type's name as the
+// compiler spells it, its size and alignment: processes built by one compiler agree). Messages
+// name the region and key.
 // Under -fno-exceptions these end the program with the message.
 //
 // What a crashed process leaves: one killed while constructing leaves its entry `constructing`
@@ -217,7 +218,9 @@ class shared_memory {
     const int fd = ::shm_open(n.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
     if (fd < 0) {
       const int err = errno;
-      if (err == EEXIST) detail::shm::fail(std::errc::file_exists, "region " + n + " already exists");
+      if (err == EEXIST) {
+        detail::shm::fail(std::errc::file_exists, "region " + n + " already exists");
+      }
       detail::shm::os_fail(err, "shm_open(" + n + ")");
     }
     if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
@@ -239,7 +242,8 @@ class shared_memory {
   }
 
   // An existing named region (no_such_file_or_directory if there is none). Waits up to 1 s for a
-  // creator still initializing it (then timed_out); invalid_argument if it is not an atomkit region.
+  // creator still initializing it (then timed_out); invalid_argument if it is not an atomkit
+  // region.
   static shared_memory open(const std::string& name) {
     const std::string n = detail::shm::region_name(name);
     const int fd = ::shm_open(n.c_str(), O_RDWR, 0);
@@ -491,8 +495,9 @@ class shared_memory {
       {
         const lock_guard g(h.lock);
         e = lookup(key);
-        if (e == nullptr) offset = claim(h, key, bytes, alignof(T),
-                                             detail::shm::type_fingerprint<T>(), e);  // throws when full
+        if (e == nullptr) {  // claim throws when the region or its directory is full
+          offset = claim(h, key, bytes, alignof(T), detail::shm::type_fingerprint<T>(), e);
+        }
       }
       if (offset == 0) {  // the key was there
         if (!or_find) {

@@ -96,8 +96,8 @@ class queue_spin {
   std::uint32_t n_ = 0;
 };
 
-// The size in bytes of a ring of `count` elements of `size` bytes, refused (invalid_argument) when it
-// is not representable: count * size overflows size_t, or exceeds PTRDIFF_MAX (no array can be
+// The size in bytes of a ring of `count` elements of `size` bytes, refused (invalid_argument) when
+// it is not representable: count * size overflows size_t, or exceeds PTRDIFF_MAX (no array can be
 // that large, and pointer arithmetic across it would be undefined). Checked before allocating, so a
 // huge capacity can never yield a small block that the constructor then writes past.
 inline std::size_t ring_bytes(const char* primitive, std::size_t count, std::size_t size) {
@@ -144,8 +144,9 @@ class ring_storage<Cell, trailing_ring> {
   [[nodiscard]] Cell* get(const void* owner) const noexcept {
     // The ring was placed `offset_` bytes behind the owner by whoever placed the owner (an address
     // computed from this process's own mapping of the owner, never stored).
-    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast,cppcoreguidelines-pro-type-reinterpret-cast)
-    return reinterpret_cast<Cell*>(const_cast<unsigned char*>(static_cast<const unsigned char*>(owner)) + offset_);
+    auto* base = const_cast<unsigned char*>(  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+        static_cast<const unsigned char*>(owner));
+    return reinterpret_cast<Cell*>(base + offset_);
   }
   void release() noexcept {}
 
