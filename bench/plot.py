@@ -94,7 +94,9 @@ def collect(raw_docs):
 
 
 LATENCY = ("p50_ns", "p99_ns", "p999_ns", "max_ns")
-COUNTERS = ("rate", "fairness", "cpu_seconds") + LATENCY
+# The pool family adds heap allocations per task (a table: it has no rate) and the per-future
+# cost of as_completed.
+COUNTERS = ("rate", "fairness", "cpu_seconds") + LATENCY + ("allocs_per_task", "ns_per_future")
 
 
 def is_reference(impl):
@@ -237,7 +239,9 @@ def main():
         xs_all = sorted({n for per in impls.values() for n in per})
         ax.set_xticks(xs_all)
         ax.set_xticklabels([str(x) for x in xs_all])
-        ax.set_xlabel("threads (2 cores)")
+        # The ipc family's robust-lock charts count processes (fork()), not threads.
+        unit = "processes" if fam == "ipc" and var.startswith("robust_") else "threads"
+        ax.set_xlabel("%s (2 cores)" % unit)
         ax.set_ylabel("operations / s (median of %d)" % args.repetitions)
         ax.set_title("%s: %s" % (fam, var))
         ax.grid(True, which="both", alpha=0.3)

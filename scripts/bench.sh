@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: build, run the benchmark sweep, write the throughput curves and tables to results/.
-# Extra arguments go to bench/plot.py (e.g. --filter '^lock/' --repetitions 5).
+# Extra arguments go to bench/plot.py (e.g. --filter '^lock/' --repetitions 5, or --filter '^pool/'
+# for the thread pool and futures: throughput, idle latency, allocations per task, as_completed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh bench

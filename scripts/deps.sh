@@ -4,7 +4,7 @@ set -euo pipefail
 want=(cmake ninja-build g++ clang clang-tidy doctest-dev relacy-dev)
 if [ "${1:-test}" = bench ]; then
   want+=(libbenchmark-dev libconcurrentqueue-dev libatomic-queue-dev libboost-dev libtbb-dev
-         libck-dev libabsl-dev libcds-dev python3 python3-matplotlib)
+         libck-dev libabsl-dev libcds-dev libthread-pool-dev python3 python3-matplotlib)
 fi
 missing=()
 for p in "${want[@]}"; do

@@ -1,7 +1,11 @@
 // Compiled with -fno-exceptions: the whole library must build without exceptions.
 #include <atomkit/atomkit.hpp>
+#include <atomkit/robust_lock.hpp>
 
+#include <chrono>
+#include <cstddef>
 #include <mutex>
+#include <vector>
 
 int main() {
   atomkit::spinlock s;
@@ -34,6 +38,15 @@ int main() {
     std::scoped_lock guard(s, t, r);
     q.store(q.load() + 1);
   }
+  {
+    const atomkit::multi_lock all(r, t, s);
+  }
+  if (!atomkit::try_lock_all_for(std::chrono::milliseconds(1), s, t)) return 1;
+  t.unlock();
+  atomkit::condition_variable cv;
+  (void)cv.wait_for(s, std::chrono::microseconds(1));
+  s.unlock();
+  cv.notify_all();
   // The ipc:: forms (here in process memory: only that they build without exceptions).
   atomkit::ipc::spinlock is;
   atomkit::ipc::ticket_lock it;
@@ -54,5 +67,15 @@ int main() {
   iev.set();
   iev.wait();
   ibar.arrive_and_wait();
+  {
+    atomkit::thread_pool pool(1);
+    std::vector<atomkit::future<int>> fs;
+    fs.push_back(pool.submit([] { return 1; }));
+    for (std::size_t i : atomkit::as_completed(fs)) (void)i;
+    if (fs[0].get() != 1) return 1;
+  }
+  atomkit::ipc::robust_lock rl;
+  if (rl.lock() != atomkit::ipc::lock_result::acquired) return 1;
+  rl.unlock();
   return s.try_lock() && t.try_lock() ? (s.unlock(), t.unlock(), 0) : 1;
 }

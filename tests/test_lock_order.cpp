@@ -6,6 +6,7 @@
 // uses locks of its own. Under TSan, the second lock of each deliberately inverted pair is taken
 // with try_lock, which TSan's own deadlock detector does not count as an order (a try-lock cannot
 // block) while the checker does: TSan then stays silent and the checker is what is tested.
+#include <atomkit/lock_all.hpp>
 #include <atomkit/lock_order.hpp>
 #include <atomkit/reentrant_lock.hpp>
 #include <atomkit/spinlock.hpp>
@@ -314,6 +315,36 @@ TEST_CASE("a group scope forms no orders among its locks, only after the locks h
   const auto reports = seen();
   REQUIRE(reports.size() == 1);
   CHECK(reports[0].first == &a);
+  CHECK(reports[0].second == &outer);
+}
+
+TEST_CASE("lock_all, try_lock_all_for and multi_lock form no orders among their locks") {
+  const checker c;
+  atomkit::spinlock outer;
+  atomkit::spinlock a;
+  atomkit::ticket_lock b;
+  atomkit::reentrant_lock r;
+  std::thread([&] {
+    const std::scoped_lock held(outer);
+    atomkit::lock_all(a, b, r);
+    r.unlock();
+    b.unlock();
+    a.unlock();
+  }).join();
+  std::thread([&] {
+    const atomkit::multi_lock g(r, b, a);  // every order reversed: still no report
+  }).join();
+  std::thread([&] {
+    REQUIRE(atomkit::try_lock_all_for(std::chrono::milliseconds(100), b, a));
+    a.unlock();
+    b.unlock();
+  }).join();
+  CHECK(seen().empty());
+  // outer was held before the first call: outer -> b is an order, and b -> outer inverts it.
+  ordered_on_new_thread(b, outer);
+  const auto reports = seen();
+  REQUIRE(reports.size() == 1);
+  CHECK(reports[0].first == &b);
   CHECK(reports[0].second == &outer);
 }
 

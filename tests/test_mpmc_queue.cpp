@@ -243,7 +243,12 @@ TEST_CASE("no spurious empty: a push completed before try_pop began is seen") {
   stress::run_threads(producers + 1, [&](int id) {
     if (id < producers) {
       for (std::size_t i = 0; i < per && !box.expired(); ++i) {
-        while (q.try_push(encode(id, i)) != queue_status::success) std::this_thread::yield();
+        // The box bounds this loop too: once it expires the consumer stops, and the queue may
+        // stay full for good.
+        while (q.try_push(encode(id, i)) != queue_status::success) {
+          if (box.expired()) return;
+          std::this_thread::yield();
+        }
         completed.fetch_add(1, std::memory_order_seq_cst);
       }
     } else {

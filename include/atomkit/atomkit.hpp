@@ -2,9 +2,12 @@
 #pragma once
 
 #include <atomkit/barrier.hpp>
+#include <atomkit/condition_variable.hpp>
 #include <atomkit/event.hpp>
+#include <atomkit/future.hpp>
 #include <atomkit/ipc.hpp>
 #include <atomkit/ipc_queue.hpp>
+#include <atomkit/lock_all.hpp>
 #include <atomkit/lock_order.hpp>
 #include <atomkit/mpmc_queue.hpp>
 #include <atomkit/reentrant_lock.hpp>
@@ -13,5 +16,6 @@
 #include <atomkit/seqlock.hpp>
 #include <atomkit/spinlock.hpp>
 #include <atomkit/spsc_queue.hpp>
+#include <atomkit/thread_pool.hpp>
 #include <atomkit/ticket_lock.hpp>
 #include <atomkit/wait.hpp>

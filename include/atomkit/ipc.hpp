@@ -26,9 +26,11 @@
 #pragma once
 
 #include <atomkit/barrier.hpp>
+#include <atomkit/condition_variable.hpp>
 #include <atomkit/detail/wait_engine.hpp>
 #include <atomkit/event.hpp>
 #include <atomkit/reentrant_lock.hpp>
+#include <atomkit/robust_lock.hpp>
 #include <atomkit/semaphore.hpp>
 #include <atomkit/seqlock.hpp>
 #include <atomkit/spinlock.hpp>
@@ -55,7 +57,6 @@ using event = basic_event<process_shared>;
 template <class Completion = detail::barrier_noop>
 using barrier = atomkit::barrier<Completion, process_shared>;
 
-// condition_variable, mpmc_queue<T>, spsc_queue<T> and robust_lock join this namespace from their
-// own headers (condition_variable.hpp, the ipc queues, robust_lock).
+using condition_variable = basic_condition_variable<process_shared>;
 
 }  // namespace atomkit::ipc

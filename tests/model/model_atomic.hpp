@@ -68,7 +68,19 @@ struct mutation {
   static inline std::memory_order from = std::memory_order_seq_cst;
   static inline std::memory_order to = std::memory_order_seq_cst;
   static inline long applied = 0;  // how often it changed an order (a control must apply it)
+  // A compare-exchange strong whose calling function's name contains this runs as a separate load,
+  // compare and store (no longer atomic): the control for a CAS that must make one winner.
+  static inline const char* split_cas = nullptr;
 };
+
+inline bool split_here(const std::source_location& loc) {
+  if (mutation::split_cas == nullptr ||
+      std::strstr(loc.function_name(), mutation::split_cas) == nullptr) {
+    return false;
+  }
+  ++mutation::applied;
+  return true;
+}
 
 inline rl::memory_order to_rl(std::memory_order mo, const std::source_location& loc) {
   if (mutation::function != nullptr && mo == mutation::from &&
@@ -130,6 +142,16 @@ class atomic {
   }
   bool compare_exchange_strong(T& expected, T desired, std::memory_order success,
                                std::memory_order failure, loc l = loc::current()) {
+    if (split_here(l)) {
+      const T seen = a_.load(to_rl(success == std::memory_order_release ? failure : success, l),
+                             info(l));
+      if (seen != expected) {
+        expected = seen;
+        return false;
+      }
+      a_.store(desired, rl::mo_relaxed, info(l));
+      return true;
+    }
     return a_.compare_exchange_strong(expected, desired, to_rl(success, l), info(l),
                                       to_rl(failure, l), info(l));
   }

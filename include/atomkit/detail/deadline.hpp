@@ -48,6 +48,11 @@ class deadline {
     }
   }
 
+  // Whichever of the two comes first (for waits that wake up periodically before their deadline).
+  [[nodiscard]] deadline sooner(const deadline& other) const noexcept {
+    return ns_ <= other.ns_ ? *this : other;
+  }
+
   [[nodiscard]] bool infinite() const noexcept { return ns_ == max_ns; }
   [[nodiscard]] bool passed() const noexcept { return !infinite() && now_ns() >= ns_; }
   [[nodiscard]] timespec to_timespec() const noexcept {
