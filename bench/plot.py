@@ -12,7 +12,8 @@ the benchmark binary with repetitions, keeps the raw Google Benchmark JSON, and 
                                the ratio of each atomkit impl's p99.9 to the best peer's
 Reference rows (names starting with "bare " or holding "(reference)") are bounds, not peers: they
 are drawn and tabulated but never the "best peer".
-A progress line is printed while it runs.
+A progress line is printed while it runs. In the ipc family, "(processes)" impls run their sides in
+fork()ed processes and "(threads)" ones in threads of one process.
 """
 import argparse
 import collections

@@ -6,11 +6,13 @@
 #include <atomkit/event.hpp>
 #include <atomkit/future.hpp>
 #include <atomkit/ipc.hpp>
+#include <atomkit/ipc_queue.hpp>
 #include <atomkit/lock_all.hpp>
 #include <atomkit/lock_order.hpp>
 #include <atomkit/mpmc_queue.hpp>
 #include <atomkit/reentrant_lock.hpp>
 #include <atomkit/semaphore.hpp>
+#include <atomkit/shared_memory.hpp>
 #include <atomkit/seqlock.hpp>
 #include <atomkit/spinlock.hpp>
 #include <atomkit/spsc_queue.hpp>

@@ -80,7 +80,8 @@
 //
 // Elements live in raw storage constructed in place: move-only and non-default-constructible T
 // work; T's move constructor must be noexcept (checked at compile time). Elements still inside
-// are destroyed with the queue. The ring is allocated once, in the constructor.
+// are destroyed with the queue. The ring is allocated once, in the constructor (or, for the ipc
+// queue, lies right behind the object: Ring, detail/queue_common.hpp).
 #pragma once
 
 #include <atomkit/detail/atomic.hpp>
@@ -103,7 +104,7 @@
 
 namespace atomkit {
 
-template <class T, class Wait = park>
+template <class T, class Wait = park, class Ring = detail::heap_ring>
 class mpmc_queue {
   static_assert(std::is_nothrow_move_constructible_v<T>,
                 "atomkit::mpmc_queue<T>: T's move constructor must be noexcept (an element moved "
@@ -116,28 +117,22 @@ class mpmc_queue {
  public:
   using value_type = T;
 
-  explicit mpmc_queue(std::size_t capacity) {
-    if (capacity == 0) detail::invalid_argument("mpmc_queue", "capacity must be at least 1");
-    if (capacity > max_capacity) detail::invalid_argument("mpmc_queue", "capacity too large");
-    // capacity <= 2^40 (checked above), so the round-up to whole blocks cannot wrap; the product
-    // with the slot size can (a slot is as large as T), and ring_bytes refuses that.
-    const std::size_t physical = (capacity + block - 1) / block * block;
-    const std::size_t bytes = detail::ring_bytes("mpmc_queue", physical, sizeof(slot));
-    cap_ = capacity;
-    div_ = detail::invariant_divider(capacity);
-    physical_ = physical;
-    void* raw = ::operator new(bytes, std::align_val_t{alignof(slot)});
-    slots_ = static_cast<slot*>(raw);
-    for (std::size_t i = 0; i < physical_; ++i) ::new (static_cast<void*>(&slots_[i])) slot();
+  explicit mpmc_queue(std::size_t capacity)
+      : cap_(checked_capacity(capacity)), physical_(physical_slots(capacity)),
+        div_(detail::invariant_divider(capacity)) {
+    ring_.allocate(ring_offset(), ring_bytes_for(capacity));
+    slot* const ring = slots();
+    for (std::size_t i = 0; i < physical_; ++i) ::new (static_cast<void*>(&ring[i])) slot();
   }
 
   ~mpmc_queue() {
+    slot* const ring = slots();
     for (std::size_t i = 0; i < physical_; ++i) {
       // relaxed: the destructor runs after every other use of the queue (the caller's duty).
-      if (slots_[i].turn.load(std::memory_order_relaxed) & 1u) slots_[i].data.destroy();
-      slots_[i].~slot();
+      if (ring[i].turn.load(std::memory_order_relaxed) & 1u) ring[i].data.destroy();
+      ring[i].~slot();
     }
-    ::operator delete(static_cast<void*>(slots_), std::align_val_t{alignof(slot)});
+    ring_.release();
   }
 
   mpmc_queue(const mpmc_queue&) = delete;
@@ -222,11 +217,12 @@ class mpmc_queue {
     // every observer.
     close_ticket_.store(before, std::memory_order_seq_cst);
     for (std::size_t i = 0; i < physical_; ++i) {
-      slot& s = slots_[i];
+      slot& s = slots()[i];
       // acq_rel: changes every turn word, so that a waiter that read the old value and did not
       // see close_ticket_ cannot sleep through this (its futex_wait finds the word changed).
       s.turn.fetch_or(closed_turn_bit, std::memory_order_acq_rel);
-      detail::notify<Wait>(s.turn, s.sleepers, detail::wake_all_count);
+      detail::notify<Wait>(s.turn, s.sleepers, detail::wake_all_count,
+                          detail::sharing_of<Wait>);
     }
     wake_watchers(pop_watch_, true);
     wake_watchers(push_watch_, true);
@@ -267,6 +263,26 @@ class mpmc_queue {
   [[nodiscard]] std::size_t unfinished_tasks() const noexcept {
     return tasks_.unfinished(pushed_count());
   }
+
+ protected:
+  // The ring's size in bytes for `capacity` elements (invalid_argument when capacity is 0, too
+  // large, or the size overflows), and where a trailing ring starts, from the object: for the
+  // ipc queue, which places object and ring together (ipc_queue.hpp).
+  static std::size_t ring_bytes_for(std::size_t capacity) {
+    if (capacity == 0) detail::invalid_argument("mpmc_queue", "capacity must be at least 1");
+    if (capacity > max_capacity) detail::invalid_argument("mpmc_queue", "capacity too large");
+    // capacity <= 2^40 (checked above), so the round-up to whole blocks cannot wrap; the product
+    // with the slot size can (a slot is as large as T), and ring_bytes refuses that.
+    return detail::ring_bytes("mpmc_queue", physical_slots(capacity), sizeof(slot));
+  }
+  static constexpr std::size_t ring_offset() noexcept {
+    return detail::trailing_offset<slot>(sizeof(mpmc_queue));
+  }
+  static std::size_t checked_capacity(std::size_t capacity) {
+    (void)ring_bytes_for(capacity);  // refuses what it cannot hold, before anything is built
+    return capacity;
+  }
+  static constexpr std::size_t ring_alignment() noexcept { return alignof(slot); }
 
  private:
   static constexpr std::uint64_t closed_bit = std::uint64_t{1} << 63;
@@ -322,10 +338,15 @@ class mpmc_queue {
     }
   }
 
+  static constexpr std::size_t physical_slots(std::size_t capacity) noexcept {
+    return (capacity + block - 1) / block * block;
+  }
+  [[nodiscard]] slot* slots() const noexcept { return ring_.get(this); }
+
   [[nodiscard]] where locate(std::uint64_t ticket) const noexcept {
     const std::uint64_t lap = div_.quotient(ticket);
     const std::uint64_t index = ticket - lap * cap_;
-    return {&slots_[remap(index)], (static_cast<std::uint32_t>(lap) << 1) & seq_mask};
+    return {&slots()[remap(index)], (static_cast<std::uint32_t>(lap) << 1) & seq_mask};
   }
 
   // Lap `a` comes strictly before lap `b`; laps are kept modulo 2^30 (they are never 2^29 apart).
@@ -370,8 +391,7 @@ class mpmc_queue {
     }
     // release: publishes the element to the consumer's acquire load of the turn.
     w.s->turn.store((w.empty_turn + 1) & seq_mask, std::memory_order_release);
-    detail::notify<Wait>(w.s->turn, w.s->sleepers, detail::wake_all_count);
-    wake_watchers(pop_watch_, false);
+    wake_after_turn(*w.s, pop_watch_);
     return queue_status::success;
   }
 
@@ -381,8 +401,19 @@ class mpmc_queue {
     p->~T();
     // release: pairs with the next lap's producer's acquire load: our reads happen before its write.
     s.turn.store((want + 1) & seq_mask, std::memory_order_release);
-    detail::notify<Wait>(s.turn, s.sleepers, detail::wake_all_count);
-    wake_watchers(push_watch_, false);
+    wake_after_turn(s, push_watch_);
+  }
+
+  // After storing a slot's turn: wake that slot's sleepers and the other side's watchers, if any
+  // sleep, behind ONE light barrier (notify's): it orders the turn store before both sleeper
+  // loads, which is all the handshake needs (store_load.hpp). The symmetric handshake of the
+  // process_shared policy pays a fence per barrier, so sharing it matters there.
+  void wake_after_turn(slot& s, watch& w) noexcept {
+    detail::notify<Wait>(s.turn, s.sleepers, detail::wake_all_count, detail::sharing_of<Wait>);
+    if constexpr (Wait::sleeps) {
+      detail::wake_generation(w.generation, w.sleepers, detail::wake_all_count,
+                              detail::sharing_of<Wait>);
+    }
   }
 
   void tune_spin(const detail::queue_spin& spin) noexcept {
@@ -399,9 +430,11 @@ class mpmc_queue {
     if (always) {
       // release: a watcher that reads the new generation (acquire) sees the state change.
       w.generation.fetch_add(1, std::memory_order_release);
-      detail::notify<Wait>(w.generation, w.sleepers, detail::wake_all_count);
+      detail::notify<Wait>(w.generation, w.sleepers, detail::wake_all_count,
+                          detail::sharing_of<Wait>);
     } else {
-      detail::notify_generation<Wait>(w.generation, w.sleepers, detail::wake_all_count);
+      detail::notify_generation<Wait>(w.generation, w.sleepers, detail::wake_all_count,
+                          detail::sharing_of<Wait>);
     }
   }
 
@@ -677,7 +710,7 @@ class mpmc_queue {
   detail::task_count<Wait, std::uint64_t> tasks_;  // task_done()/join(): on its own line
   // Read-mostly from here on.
   alignas(detail::pad_size) detail::atomic<std::uint64_t> close_ticket_{not_closed};
-  slot* slots_ = nullptr;
+  detail::ring_storage<slot, Ring> ring_;  // heap, or right behind the object (queue_common.hpp)
   std::size_t cap_ = 0;
   std::size_t physical_ = 0;
   detail::invariant_divider div_;

@@ -66,7 +66,7 @@
 
 namespace atomkit {
 
-template <class T, class Wait = park>
+template <class T, class Wait = park, class Ring = detail::heap_ring>
 class spsc_queue {
   static_assert(std::is_nothrow_move_constructible_v<T>,
                 "atomkit::spsc_queue<T>: T's move constructor must be noexcept (an element moved "
@@ -79,13 +79,9 @@ class spsc_queue {
  public:
   using value_type = T;
 
-  explicit spsc_queue(std::size_t capacity) {
-    if (capacity == 0) detail::invalid_argument("spsc_queue", "capacity must be at least 1");
-    if (capacity > max_capacity) detail::invalid_argument("spsc_queue", "capacity too large");
-    const std::size_t bytes = detail::ring_bytes("spsc_queue", capacity, sizeof(cell));
-    cap_ = static_cast<std::uint32_t>(capacity);
-    void* raw = ::operator new(bytes, std::align_val_t{alignof(cell)});
-    cells_ = static_cast<cell*>(raw);
+  explicit spsc_queue(std::size_t capacity)
+      : cap_(static_cast<std::uint32_t>(checked_capacity(capacity))) {
+    ring_.allocate(ring_offset(), ring_bytes_for(capacity));
   }
 
   ~spsc_queue() {
@@ -93,11 +89,12 @@ class spsc_queue {
     std::uint32_t h = head_.load(std::memory_order_relaxed);
     const std::uint32_t t = tail_.load(std::memory_order_relaxed);
     std::uint32_t i = c_.index;
+    cell* const cells = ring_.get(this);
     for (; h != t; ++h) {
-      cells_[i].destroy();
+      cells[i].destroy();
       i = i + 1 == cap_ ? 0 : i + 1;
     }
-    ::operator delete(static_cast<void*>(cells_), std::align_val_t{alignof(cell)});
+    ring_.release();
   }
 
   spsc_queue(const spsc_queue&) = delete;
@@ -173,6 +170,25 @@ class spsc_queue {
   static constexpr std::size_t max_capacity = std::size_t{1} << 31;
   using cell = detail::element_storage<T>;
 
+ protected:
+  // The ring's size in bytes for `capacity` elements (invalid_argument when capacity is 0, too
+  // large, or the size overflows), and where a trailing ring starts, from the object: for the
+  // ipc queue, which places object and ring together (ipc_queue.hpp).
+  static std::size_t ring_bytes_for(std::size_t capacity) {
+    if (capacity == 0) detail::invalid_argument("spsc_queue", "capacity must be at least 1");
+    if (capacity > max_capacity) detail::invalid_argument("spsc_queue", "capacity too large");
+    return detail::ring_bytes("spsc_queue", capacity, sizeof(cell));
+  }
+  static constexpr std::size_t ring_offset() noexcept {
+    return detail::trailing_offset<cell>(sizeof(spsc_queue));
+  }
+  static std::size_t checked_capacity(std::size_t capacity) {
+    (void)ring_bytes_for(capacity);  // refuses what it cannot hold, before anything is built
+    return capacity;
+  }
+  static constexpr std::size_t ring_alignment() noexcept { return alignof(cell); }
+
+ private:
   // The task count's `pushed`: successful pushes, modulo 2^32 (detail/task_count.hpp).
   auto pushed_count() const noexcept {
     return [this] {
@@ -225,7 +241,7 @@ class spsc_queue {
         if (w.observed.load(std::memory_order_relaxed) == g) {
           // release: a watcher that reads the new generation (acquire) sees the state change.
           w.generation.fetch_add(1, std::memory_order_release);
-          detail::notify<Wait>(w.generation, w.sleepers, 1);
+          detail::notify<Wait>(w.generation, w.sleepers, 1, detail::sharing_of<Wait>);
         }
       }
     }
@@ -242,7 +258,8 @@ class spsc_queue {
   static void wake_all(watch& w) noexcept {
     // release: a watcher that reads the new generation (acquire) sees the state change.
     w.generation.fetch_add(1, std::memory_order_release);
-    detail::notify<Wait>(w.generation, w.sleepers, detail::wake_all_count);
+    detail::notify<Wait>(w.generation, w.sleepers, detail::wake_all_count,
+                          detail::sharing_of<Wait>);
   }
 
   template <class V>
@@ -276,13 +293,14 @@ class spsc_queue {
       // release: the consumer's acquire load of in_push_ sees nothing more will come.
       in_push_.store(0, std::memory_order_release);
       detail::notify_generation<Wait>(cons_watch_.generation, cons_watch_.sleepers,
-                                      detail::wake_all_count);
+                                      detail::wake_all_count,
+                          detail::sharing_of<Wait>);
       return queue_status::closed;
     }
     if constexpr (std::is_same_v<V, T>) {
-      cells_[p_.index].construct(std::move(v));
+      ring_.get(this)[p_.index].construct(std::move(v));
     } else {
-      cells_[p_.index].construct(v);  // const T&, nothrow copy
+      ring_.get(this)[p_.index].construct(v);  // const T&, nothrow copy
     }
     // release: publishes the element to the consumer's acquire load of tail_.
     tail_.store(t + 1, std::memory_order_release);
@@ -332,7 +350,7 @@ class spsc_queue {
         if (r != queue_status::success) return r;
       }
     }
-    T* p = cells_[c_.index].get();
+    T* p = ring_.get(this)[c_.index].get();
     out = std::move(*p);
     p->~T();
     // release: pairs with the producer's acquire load of head_: our reads happen before its write.
@@ -432,7 +450,7 @@ class spsc_queue {
   detail::task_count<Wait, std::uint32_t> tasks_;  // task_done()/join(): on its own line
   // Read-mostly from here on.
   alignas(detail::pad_size) detail::atomic<std::uint32_t> closed_{0};
-  cell* cells_ = nullptr;
+  detail::ring_storage<cell, Ring> ring_;  // heap, or right behind the object (queue_common.hpp)
   std::uint32_t cap_ = 0;
 };
 

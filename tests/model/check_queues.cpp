@@ -722,25 +722,25 @@ const bool registered = [] {
   // Controls: a release made relaxed (a DATA RACE on the payload or the slot's shadow), a dropped
   // futex wake, a removed barrier of the store/load handshake (a DEADLOCK).
   model::injection relaxed_fill;
-  relaxed_fill.function = "mpmc_queue<T, Wait>::fill";
+  relaxed_fill.function = "mpmc_queue<T, Wait, Ring>::fill";
   relaxed_fill.from = std::memory_order_release;
   relaxed_fill.to = std::memory_order_relaxed;
   model::control<mpmc_blocking<2, 1, 2, 2>>("control mpmc: fill's publishing release relaxed",
                                             relaxed_fill);
   model::injection relaxed_take;
-  relaxed_take.function = "mpmc_queue<T, Wait>::take_element";
+  relaxed_take.function = "mpmc_queue<T, Wait, Ring>::take_element";
   relaxed_take.from = std::memory_order_release;
   relaxed_take.to = std::memory_order_relaxed;
   model::control<slot_reuse<mpmc_shadowed, 1, 2>>(
       "control mpmc: take_element's freeing release relaxed", relaxed_take);
   model::injection relaxed_push;
-  relaxed_push.function = "spsc_queue<T, Wait>::push_impl";
+  relaxed_push.function = "spsc_queue<T, Wait, Ring>::push_impl";
   relaxed_push.from = std::memory_order_release;
   relaxed_push.to = std::memory_order_relaxed;
   model::control<slot_reuse<spsc_shadowed, 2, 3>>("control spsc: push's publishing release relaxed",
                                                   relaxed_push);
   model::injection relaxed_pop;
-  relaxed_pop.function = "spsc_queue<T, Wait>::pop_impl";
+  relaxed_pop.function = "spsc_queue<T, Wait, Ring>::pop_impl";
   relaxed_pop.from = std::memory_order_release;
   relaxed_pop.to = std::memory_order_relaxed;
   model::control<slot_reuse<spsc_shadowed, 1, 2>>("control spsc: pop's freeing release relaxed",

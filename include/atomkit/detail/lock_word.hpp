@@ -43,7 +43,7 @@ class lock_word {
     // release: pairs with the acquire exchange in lock()/try_lock(): publishes the critical
     // section.
     word_.store(free, std::memory_order_release);
-    notify_one_pending<Wait>(generation_, sleepers_);
+    notify_one_pending<Wait>(generation_, sleepers_, sharing_of<Wait>);
   }
 
   // A snapshot.
@@ -64,7 +64,7 @@ class lock_word {
           const std::uint32_t gen = generation_.load(std::memory_order_seq_cst);
           return try_lock() ? attempt::success() : attempt::retry(gen);
         },
-        dl);
+        dl, sharing_of<Wait>);
   }
 
   ATOMKIT_NOINLINE void lock_slow(const deadline& dl) noexcept { acquire_until(dl); }

@@ -96,8 +96,8 @@ class queue_spin {
   std::uint32_t n_ = 0;
 };
 
-// The size in bytes of a ring of `count` elements of `size` bytes, refused (invalid_argument) when it
-// is not representable: count * size overflows size_t, or exceeds PTRDIFF_MAX (no array can be
+// The size in bytes of a ring of `count` elements of `size` bytes, refused (invalid_argument) when
+// it is not representable: count * size overflows size_t, or exceeds PTRDIFF_MAX (no array can be
 // that large, and pointer arithmetic across it would be undefined). Checked before allocating, so a
 // huge capacity can never yield a small block that the constructor then writes past.
 inline std::size_t ring_bytes(const char* primitive, std::size_t count, std::size_t size) {
@@ -106,6 +106,58 @@ inline std::size_t ring_bytes(const char* primitive, std::size_t count, std::siz
     invalid_argument(primitive, "capacity too large for the element size");
   }
   return count * size;
+}
+
+// Where a queue keeps its ring, a policy of the queue cores (the algorithms are the same):
+//   heap_ring      allocated by the constructor (operator new), owned and freed by the queue: the
+//                  in-process queues;
+//   trailing_ring  in the bytes right behind the queue object, found at a fixed offset from
+//                  `this`: the ipc queues (ipc_queue.hpp). Shared state then holds no pointer, so
+//                  the queue works at whatever address each process maps it; whoever places the
+//                  queue reserves those bytes, and nothing is freed.
+struct heap_ring {};
+struct trailing_ring {};
+
+template <class Cell, class Ring>
+class ring_storage;
+
+template <class Cell>
+class ring_storage<Cell, heap_ring> {
+ public:
+  // The constructor's one allocation; `offset` is the trailing ring's (unused here).
+  void allocate(std::size_t /*offset*/, std::size_t bytes) {
+    cells_ = static_cast<Cell*>(::operator new(bytes, std::align_val_t{alignof(Cell)}));
+  }
+  [[nodiscard]] Cell* get(const void* /*owner*/) const noexcept { return cells_; }
+  void release() noexcept {
+    ::operator delete(static_cast<void*>(cells_), std::align_val_t{alignof(Cell)});
+  }
+
+ private:
+  Cell* cells_ = nullptr;
+};
+
+template <class Cell>
+class ring_storage<Cell, trailing_ring> {
+ public:
+  void allocate(std::size_t offset, std::size_t /*bytes*/) noexcept { offset_ = offset; }
+  [[nodiscard]] Cell* get(const void* owner) const noexcept {
+    // The ring was placed `offset_` bytes behind the owner by whoever placed the owner (an address
+    // computed from this process's own mapping of the owner, never stored).
+    auto* base = const_cast<unsigned char*>(  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+        static_cast<const unsigned char*>(owner));
+    return reinterpret_cast<Cell*>(base + offset_);
+  }
+  void release() noexcept {}
+
+ private:
+  std::size_t offset_ = 0;  // from the owner to its ring: an offset, valid at any address
+};
+
+// The offset of a trailing ring of `Cell` behind an object of `owner_size` bytes.
+template <class Cell>
+constexpr std::size_t trailing_offset(std::size_t owner_size) noexcept {
+  return (owner_size + alignof(Cell) - 1) / alignof(Cell) * alignof(Cell);
 }
 
 template <class T>
