@@ -231,6 +231,23 @@ TEST_CASE("shared_memory: a constructor that throws leaves the key free") {
   CHECK(r.construct<int>("t", 9) == 9);
 }
 
+TEST_CASE("shared_memory: a directory lock left held (its holder died) is timed_out, not a hang") {
+  shared_memory r = shared_memory::anonymous(1 << 16);
+  r.construct<int>("there", 7);
+  // As a process killed inside construct() would leave it: the directory lock held for good.
+  auto* h = static_cast<atomkit::detail::shm::header*>(r.data());
+  h->lock.lock();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto [what, code] = system_error_of([&] { (void)r.find<int>("there"); });
+  CHECK(code == std::errc::timed_out);
+  CHECK(contains(what, "directory lock"));
+  std::tie(what, code) = system_error_of([&] { r.construct<int>("new", 1); });
+  CHECK(code == std::errc::timed_out);
+  CHECK(std::chrono::steady_clock::now() - t0 < 10s);
+  h->lock.unlock();
+  CHECK(r.find<int>("there") == 7);
+}
+
 TEST_CASE("shared_memory: racing construct and find_or_construct across processes") {
   constexpr int processes = 4;
   constexpr int rounds = 24;

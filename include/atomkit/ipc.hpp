@@ -29,6 +29,7 @@
 #include <atomkit/condition_variable.hpp>
 #include <atomkit/detail/wait_engine.hpp>
 #include <atomkit/event.hpp>
+#include <atomkit/ipc_queue.hpp>
 #include <atomkit/reentrant_lock.hpp>
 #include <atomkit/robust_lock.hpp>
 #include <atomkit/semaphore.hpp>

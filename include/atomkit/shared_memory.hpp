@@ -330,7 +330,7 @@ class shared_memory {
     check_key(key);
     detail::shm::entry* e = nullptr;
     {
-      const lock_guard g(hdr().lock);
+      const lock_guard g(hdr().lock, name_);
       e = lookup(key);
     }
     T* obj = e == nullptr ? nullptr : await_object<T>(*e, key);
@@ -356,8 +356,26 @@ class shared_memory {
   using entry = detail::shm::entry;
   using header = detail::shm::header;
 
-  // Holds the directory lock of a region for a scope.
-  using lock_guard = std::lock_guard<basic_spinlock<process_shared>>;
+  // Holds the directory lock of a region for a scope. Its critical sections are a few loads and
+  // stores (no user code), so a lock still held after 1 s means its holder died inside one: the
+  // caller gets timed_out naming the region instead of a hang.
+  class lock_guard {
+   public:
+    lock_guard(basic_spinlock<process_shared>& l, const std::string& region) : l_(l) {
+      if (!l_.try_lock_for(std::chrono::seconds(1))) {
+        detail::shm::fail(std::errc::timed_out,
+                          "region " + region +
+                              ": its directory lock has been held for over 1 s (did a process "
+                              "die while it added an object?)");
+      }
+    }
+    ~lock_guard() { l_.unlock(); }
+    lock_guard(const lock_guard&) = delete;
+    lock_guard& operator=(const lock_guard&) = delete;
+
+   private:
+    basic_spinlock<process_shared>& l_;
+  };
 
   shared_memory(void* base, std::size_t size, std::string name) noexcept
       : base_(base), size_(size), name_(std::move(name)) {}
@@ -493,7 +511,7 @@ class shared_memory {
       entry* e = nullptr;
       std::uint64_t offset = 0;
       {
-        const lock_guard g(h.lock);
+        const lock_guard g(h.lock, name_);
         e = lookup(key);
         if (e == nullptr) {  // claim throws when the region or its directory is full
           offset = claim(h, key, bytes, alignof(T), detail::shm::type_fingerprint<T>(), e);
