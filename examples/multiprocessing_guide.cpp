@@ -1,20 +1,23 @@
 // Python's multiprocessing guide in C++: Lock, Event, Semaphore(3) and Barrier(4) shared by four
-// worker processes made with fork().
+// worker processes made with fork(), then a Queue between a producer and two consumer processes.
 //
 //   lock = multiprocessing.Lock()              atomkit::ipc::spinlock
 //   ready = multiprocessing.Event()            atomkit::ipc::event
 //   slots = multiprocessing.Semaphore(3)       atomkit::ipc::counting_semaphore<3>
 //   sync = multiprocessing.Barrier(4)          atomkit::ipc::barrier<>
+//   jobs = multiprocessing.Queue(64)           atomkit::ipc::mpmc_queue<long>, in a shared_memory
+//                                              region (its ring lives in the region too)
 //
 // Python places these objects in shared memory for you; here they live in one struct constructed
 // in a MAP_SHARED|MAP_ANONYMOUS mapping before fork(), so every process sees the same objects.
 // The ipc:: forms sleep on futexes that another process can wake (docs/ipc.md); the in-process
-// primitives (atomkit::spinlock, ...) must not be used there. The guide's Queue part (a producer
-// and two consumer processes) is a separate example, built on the ipc queues.
+// primitives (atomkit::spinlock, ...) must not be used there.
 //
 // Checks: no increment lost under the lock, never more than 3 workers inside the semaphore,
-// every worker passed every barrier phase with the others; exits non-zero otherwise.
+// every worker passed every barrier phase with the others, every job consumed exactly once;
+// exits non-zero otherwise.
 #include <atomkit/ipc.hpp>
+#include <atomkit/shared_memory.hpp>
 
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -81,6 +84,61 @@ int worker(shared_state& s, int id) {
   return 0;
 }
 
+// p.join() for a child, with a time limit: a child still running then is killed. True if it
+// exited with status 0.
+bool join(pid_t pid, std::chrono::steady_clock::time_point limit) {
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > limit) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return false;
+    }
+    std::this_thread::sleep_for(1ms);  // how often join() looks, not synchronization
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// The Queue part: one producer puts 1..jobs, then closes the queue (instead of a sentinel per
+// consumer); two consumers get until it reports closed, summing what they got.
+bool queue_part() {
+  constexpr long jobs = 20000;
+  atomkit::shared_memory region = atomkit::shared_memory::anonymous(1 << 20);
+  auto& q = region.construct<atomkit::ipc::mpmc_queue<long>>("jobs", 64);
+  auto& sum = region.construct<std::atomic<long>>("sum", 0);
+  auto& got = region.construct<std::atomic<long>>("got", 0);
+
+  std::array<pid_t, 3> pids{};
+  for (std::size_t i = 0; i < pids.size(); ++i) {
+    pids[i] = ::fork();
+    if (pids[i] < 0) {
+      std::perror("fork");
+      return false;
+    }
+    if (pids[i] == 0) {
+      if (i == 0) {  // the producer
+        for (long v = 1; v <= jobs; ++v) {
+          if (q.push(v) != atomkit::queue_status::success) ::_exit(1);
+        }
+        q.close();
+      } else {  // a consumer
+        long v = 0;
+        while (q.pop(v) == atomkit::queue_status::success) {
+          sum.fetch_add(v);
+          got.fetch_add(1);
+        }
+      }
+      ::_exit(0);
+    }
+  }
+  const auto limit = std::chrono::steady_clock::now() + 60s;
+  bool ok = true;
+  for (const pid_t pid : pids) ok = join(pid, limit) && ok;
+  std::printf("queue: %ld jobs consumed by 2 processes, sum %ld (expected %ld)\n", got.load(),
+              sum.load(), jobs * (jobs + 1) / 2);
+  return ok && got.load() == jobs && sum.load() == jobs * (jobs + 1) / 2;
+}
+
 }  // namespace
 
 int main() {
@@ -104,21 +162,9 @@ int main() {
   }
   s->ready.set();
 
-  // p.join() for each worker, with a time limit: a worker still running then is killed.
   bool ok = true;
   const auto limit = std::chrono::steady_clock::now() + 60s;
-  for (const pid_t pid : pids) {
-    int status = 0;
-    while (::waitpid(pid, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() > limit) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(1ms);  // how often join() looks, not synchronization
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ok = false;
-  }
+  for (const pid_t pid : pids) ok = join(pid, limit) && ok;
 
   const long expected = long{workers} * increments;
   std::printf("counter = %ld (expected %ld)\n", s->counter, expected);
@@ -129,6 +175,7 @@ int main() {
 
   s->~shared_state();
   ::munmap(mem, sizeof(shared_state));
+  ok = queue_part() && ok;
   std::puts(ok ? "ok" : "FAILED");
   return ok ? 0 : 1;
 }
