@@ -444,6 +444,7 @@ TEST_CASE("timed waits on a worker run no task and return by their deadline") {
     return std::make_pair(timeouts, ms);
   });
   std::vector<atomkit::future<void>> blockers;
+  blockers.reserve(4);
   for (int i = 0; i < 4; ++i) blockers.push_back(pool.submit([&release] { release.wait(); }));
   queued.set();
   must_finish(waiter, "a worker in timed waits");

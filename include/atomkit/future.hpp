@@ -698,7 +698,7 @@ class completion_sink {
 
   bool wait_any(const deadline& dl) noexcept {
     if (grab()) return true;
-    if (dl.infinite()) {
+    if (ctx_ != nullptr && dl.infinite()) {
       // On a worker, without a deadline: run the awaited tasks of this pool that are still
       // pending, one at a time, until one completion is there to hand out.
       while (claim_next()) {
