@@ -203,7 +203,8 @@ TEST_CASE("shutdown(true) from outside waits for every task, also after one from
       done.store(1);
     });
     go.set();
-    inner_returned.wait();
+    must_finish(x, "a task that called shutdown(true)");
+    CHECK(inner_returned.is_set());
     pool.shutdown(true);
     CHECK(done.load() == 1);
     CHECK(x.done());
@@ -231,7 +232,9 @@ TEST_CASE("shutdown(true) from outside waits for every task, also after one from
       });
     }
     go.set();
-    while (returned.load() < 2) std::this_thread::yield();
+    must_finish(a, "a task that called shutdown(true)");
+    must_finish(b, "a task that called shutdown(true)");
+    CHECK(returned.load() == 2);
     pool.shutdown(true);
     CHECK(ran.load() == 4);
   }
