@@ -1,7 +1,9 @@
 // future: results of every kind cross to get() (value, void, reference, move-only, exception),
 // get() consumes, misuse on an invalid future, cancel vs start races (exactly one wins, a cancelled
 // task never runs), as_completed (completion order, cancelled and already-done futures, each
-// index once, early end on its deadline), wait_futures for each return_when.
+// index once, early end on its deadline), wait_futures for each return_when; on a worker: a wait
+// runs the awaited pending task inline and nothing else, the inline claim races cancel (exactly
+// one wins), and the timed forms run no task and keep their deadline.
 #include <atomkit/event.hpp>
 #include <atomkit/future.hpp>
 #include <atomkit/thread_pool.hpp>
@@ -14,6 +16,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <span>
@@ -35,6 +39,17 @@ namespace {
 
 bool is_not_permitted(const std::system_error& e) {
   return e.code() == std::make_error_code(std::errc::operation_not_permitted);
+}
+
+// Waits (from outside the pool) for `f`; a deadlock ends the program with a message rather than
+// hang (the pool could not be destroyed either).
+template <class T>
+void must_finish(const atomkit::future<T>& f, const char* what) {
+  if (f.wait_for(30s) != std::future_status::ready) {
+    std::fprintf(stderr, "deadlock: %s did not finish within 30 s\n", what);
+    std::fflush(stderr);
+    std::abort();
+  }
 }
 
 // A task that holds the pool's only worker until released.
@@ -325,4 +340,119 @@ TEST_CASE("as_completed over many futures from several submitters: each index ex
   }
   for (std::size_t i = 0; i < n; ++i) CHECK(seen[i] == 1);
   for (std::size_t i = 0; i < n; ++i) CHECK(fs[i].get() == i);
+}
+
+TEST_CASE("on a worker, a wait runs the awaited pending task inline, and no other") {
+  atomkit::thread_pool pool(1);
+  auto outer = pool.submit([&pool] {
+    auto a = pool.submit([] { return 1; });  // both queued behind this task (one worker)
+    auto b = pool.submit([] { return 2; });
+    const int vb = b.get();  // b runs here; a must not
+    const bool a_untouched = !a.done() && !a.running();
+    std::vector<atomkit::future<int>> fs;
+    fs.push_back(pool.submit([] { return 3; }));
+    fs.push_back(pool.submit([] { return 4; }));
+    // first_completed runs one of them (the first pending, in index order), then returns.
+    auto r = atomkit::wait_futures(fs, atomkit::return_when::first_completed);
+    const bool one_ran = r.done.size() == 1 && r.done[0] == 0 && !fs[1].done();
+    return vb + (a_untouched ? 10 : 0) + (one_ran ? 100 : 0) + a.get() * 1000;
+  });
+  must_finish(outer, "a task waiting on tasks of its own pool");
+  CHECK(outer.get() == 1112);
+}
+
+TEST_CASE("a worker's inline claim races cancel: exactly one wins (seeded, bounded)") {
+  const std::size_t rounds = stress::scaled(3000);
+  stress::time_box box(std::chrono::seconds(10));
+  auto rng = stress::rng(2);
+  atomkit::thread_pool pool(1);
+  std::size_t cancelled = 0;
+  for (std::size_t i = 0; i < rounds && !box.expired(); ++i) {
+    auto ran = std::make_shared<std::atomic<int>>(0);
+    atomkit::event ready;
+    atomkit::future<int> victim;
+    std::atomic<bool> handed{false};
+    // The waiter: the pool's only worker, so the victim is pending until it claims it.
+    auto waiter = pool.submit([&] {
+      victim = pool.submit([ran] { return ran->fetch_add(1) + 1; });
+      handed.store(true, std::memory_order_release);
+      ready.wait();
+      victim.wait();  // claims and runs it here unless the cancel came first
+      return victim.cancelled() ? -1 : 1;  // no get() here: the main thread calls cancel()
+    });
+    while (!handed.load(std::memory_order_acquire)) std::this_thread::yield();
+    const auto spins = std::uniform_int_distribution<int>(0, 20000)(rng);
+    ready.set();
+    for (int s = 0; s < spins; ++s) std::atomic_signal_fence(std::memory_order_seq_cst);
+    const bool won = victim.cancel();
+    must_finish(waiter, "a worker waiting on a task being cancelled");
+    const int got = waiter.get();
+    if (won) {
+      ++cancelled;
+      CHECK(got == -1);
+      CHECK_THROWS_AS((void)victim.get(), atomkit::cancelled_error);
+    } else {
+      CHECK(got == 1);
+      CHECK(victim.get() == 1);
+    }
+    // The victim's handle is still queued (a claimed or cancelled task's handle is dropped when
+    // popped): a task queued after it runs once the handle is gone.
+    pool.submit([] {}).get();
+    CHECK(ran->load() == (won ? 0 : 1));
+  }
+  pool.shutdown(true);
+  MESSAGE("cancelled " << cancelled << " of " << rounds);
+}
+
+TEST_CASE("timed waits on a worker run no task and return by their deadline") {
+  // The awaited task runs on another pool and is held; this pool's only worker waits with a
+  // deadline while tasks are queued behind it that block until the waits are over. A timed wait
+  // that ran one of them would not return at all.
+  atomkit::thread_pool other(1);
+  struct held {
+    atomkit::event open, entered;
+  } h;
+  std::vector<atomkit::future<void>> slow;
+  slow.push_back(other.submit([&h] {
+    h.entered.set();
+    h.open.wait();
+  }));
+  h.entered.wait();
+  atomkit::thread_pool pool(1);
+  atomkit::event release;
+  atomkit::event queued;
+  auto waiter = pool.submit([&] {
+    queued.wait();
+    int timeouts = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    if (slow[0].wait_for(10ms) == std::future_status::timeout) ++timeouts;
+    if (slow[0].wait_until(std::chrono::steady_clock::now() + 10ms) == std::future_status::timeout) {
+      ++timeouts;
+    }
+    if (!atomkit::wait_futures_for(slow, 10ms).not_done.empty()) ++timeouts;
+    if (!atomkit::wait_futures_until(slow, std::chrono::steady_clock::now() + 10ms).not_done.empty()) {
+      ++timeouts;
+    }
+    auto range = atomkit::as_completed_for(slow, 10ms);
+    for (std::size_t i : range) timeouts += 100 + static_cast<int>(i);  // must not yield
+    if (range.timed_out()) ++timeouts;
+    // A task of this very pool, still queued: a timed wait does not claim it either.
+    auto mine = pool.submit([] { return 1; });
+    if (mine.wait_for(10ms) == std::future_status::timeout && !mine.running()) ++timeouts;
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return std::make_pair(timeouts, ms);
+  });
+  std::vector<atomkit::future<void>> blockers;
+  blockers.reserve(4);
+  for (int i = 0; i < 4; ++i) blockers.push_back(pool.submit([&release] { release.wait(); }));
+  queued.set();
+  must_finish(waiter, "a worker in timed waits");
+  const auto [timeouts, ms] = waiter.get();
+  CHECK(timeouts == 6);
+  CHECK(ms < 5000.0);  // six waits of 10 ms each; an unbounded overrun shows as a hang instead
+  release.set();
+  h.open.set();
+  for (auto& b : blockers) b.get();
+  slow[0].get();
 }

@@ -1,7 +1,10 @@
 // thread_pool: constructor rules, submit after shutdown, shutdown(cancel_pending), shutdown from
-// inside a task, nested waits with one worker (get, wait_futures, as_completed, a chain, a wait on
-// another pool while the waiting worker must run a task submitted from outside), a full queue
-// from inside a task, backpressure, and a many-submitter stress.
+// inside a task (and an outside shutdown(true) after it still waits for every queued task),
+// nested waits with one worker (get, wait_futures, as_completed, a chain, a wait on another pool
+// during which the waiting worker runs nothing else), a waiting worker never runs an unrelated
+// task (no deadlock a plain pool would not have, no nesting of waits), a claimed task's queued
+// handle (queue slots, shutdown(cancel_pending)), a full queue from inside a task, backpressure,
+// and a many-submitter stress. A deadlock fails by a time-out that ends the program.
 #include <atomkit/event.hpp>
 #include <atomkit/future.hpp>
 #include <atomkit/thread_pool.hpp>
@@ -13,6 +16,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <stdexcept>
 #include <system_error>
@@ -37,6 +42,17 @@ struct gate {
 
 bool is_not_permitted(const std::system_error& e) {
   return e.code() == std::make_error_code(std::errc::operation_not_permitted);
+}
+
+// Waits (from outside the pool) for `f`; a deadlock ends the program with a message rather than
+// hang (the pool could not be destroyed either).
+template <class T>
+void must_finish(const atomkit::future<T>& f, const char* what) {
+  if (f.wait_for(30s) != std::future_status::ready) {
+    std::fprintf(stderr, "deadlock: %s did not finish within 30 s\n", what);
+    std::fflush(stderr);
+    std::abort();
+  }
 }
 
 }  // namespace
@@ -149,16 +165,192 @@ TEST_CASE("nested waits with one worker never deadlock") {
     ready.set();
     CHECK(first.get() == 10);
   }
-  SUBCASE("a waiting worker runs a task submitted from outside meanwhile") {
+  SUBCASE("a worker waiting on another pool runs nothing else meanwhile") {
     atomkit::thread_pool other(1);
     gate g;
     auto far = other.submit([&g] { g.hold(); return 3; });
-    auto outer = pool.submit([&far] { return far.get(); });  // the only worker sleeps in get
-    // Only the waiting worker can run this one; the gate opens after it ran.
+    atomkit::event outer_waits;
+    auto outer = pool.submit([&] {
+      outer_waits.set();
+      return far.get();  // the only worker sleeps here: the task is another pool's
+    });
     auto mid = pool.submit([] { return 4; });
-    CHECK(mid.get() == 4);
+    outer_waits.wait();
+    g.entered.wait();
+    CHECK(mid.wait_for(20ms) == std::future_status::timeout);  // nobody may run it yet
+    CHECK_FALSE(mid.running());
     g.open.set();
+    must_finish(outer, "a task waiting on another pool");
     CHECK(outer.get() == 3);
+    CHECK(mid.get() == 4);
+  }
+}
+
+TEST_CASE("shutdown(true) from outside waits for every task, also after one from inside a task") {
+  SUBCASE("one worker") {
+    atomkit::thread_pool pool(1);
+    atomkit::event go;
+    atomkit::event inner_returned;
+    std::atomic<int> done{0};
+    auto x = pool.submit([&] {
+      go.wait();
+      pool.shutdown(true);  // one worker: there is no other worker to wait for
+      inner_returned.set();
+    });
+    auto y = pool.submit([&done] {
+      // Widens the window in which a shutdown that forgot this task would return early.
+      std::this_thread::sleep_for(20ms);
+      done.store(1);
+    });
+    go.set();
+    must_finish(x, "a task that called shutdown(true)");
+    CHECK(inner_returned.is_set());
+    pool.shutdown(true);
+    CHECK(done.load() == 1);
+    CHECK(x.done());
+    CHECK(y.done());
+  }
+  SUBCASE("every worker's task shuts down from inside") {
+    atomkit::thread_pool pool(2);
+    atomkit::event go;
+    std::atomic<int> returned{0};
+    std::atomic<int> ran{0};
+    auto a = pool.submit([&] {
+      go.wait();
+      pool.shutdown(true);
+      returned.fetch_add(1);
+    });
+    auto b = pool.submit([&] {
+      go.wait();
+      pool.shutdown(true);
+      returned.fetch_add(1);
+    });
+    for (int i = 0; i < 4; ++i) {
+      (void)pool.submit([&ran] {
+        std::this_thread::sleep_for(5ms);  // as above: a window for an early return
+        ran.fetch_add(1);
+      });
+    }
+    go.set();
+    must_finish(a, "a task that called shutdown(true)");
+    must_finish(b, "a task that called shutdown(true)");
+    CHECK(returned.load() == 2);
+    pool.shutdown(true);
+    CHECK(ran.load() == 4);
+  }
+}
+
+TEST_CASE("a waiting worker runs no unrelated task: no deadlock that a plain pool would not have") {
+  // X holds one worker; P, on the other, waits for X; R, queued, waits for P. Had P run R while it
+  // waited, R would sit on top of P's stack waiting for P: a deadlock.
+  for (int form = 0; form < 3; ++form) {  // wait, wait_futures, as_completed
+    CAPTURE(form);
+    atomkit::thread_pool pool(2);
+    gate g;
+    atomkit::event p_waits;
+    std::vector<atomkit::future<void>> xs;
+    xs.push_back(pool.submit([&g] { g.hold(); }));
+    g.entered.wait();
+    auto fp = pool.submit([&] {
+      p_waits.set();
+      if (form == 0) {
+        xs[0].wait();
+      } else if (form == 1) {
+        (void)atomkit::wait_futures(xs);
+      } else {
+        std::size_t sum = 0;
+        for (std::size_t i : atomkit::as_completed(xs)) sum += i + 1;
+        if (sum != 1) return -1;
+      }
+      return 42;
+    });
+    p_waits.wait();
+    std::atomic<bool> r_started{false};
+    auto fr = pool.submit([&] {
+      r_started.store(true);
+      fp.wait();
+      return 7;
+    });
+    // A window in which a waiting P that ran queued tasks would start R (no synchronization rests
+    // on it: with the fix R cannot start before X ends, whatever the wait).
+    stress::time_box window(std::chrono::milliseconds(50));
+    while (!r_started.load() && !window.expired()) std::this_thread::yield();
+    g.open.set();
+    must_finish(fr, "a queued task that waits for a waiting task");
+    CHECK(fr.get() == 7);
+    CHECK(fp.get() == 42);
+  }
+}
+
+TEST_CASE("waits on a worker do not nest: with one worker, one task at a time") {
+  // Every task waits for a gate on another pool. Had a waiting worker run queued tasks, each would
+  // start on top of the one below it (40,000 frames deep: a stack overflow).
+  const std::size_t n = stress::scaled(40000);
+  atomkit::thread_pool other(1);
+  gate g;
+  auto gate_task = other.submit([&g] { g.hold(); });
+  g.entered.wait();
+  atomkit::thread_pool pool(1, n + 1);
+  std::atomic<int> active{0};
+  std::atomic<int> most{0};
+  std::vector<atomkit::future<void>> fs;
+  fs.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    fs.push_back(pool.submit([&] {
+      const int a = active.fetch_add(1) + 1;
+      int m = most.load();
+      while (a > m && !most.compare_exchange_weak(m, a)) {
+      }
+      gate_task.wait();
+      active.fetch_sub(1);
+    }));
+  }
+  // A window in which a worker that ran queued tasks while waiting would start a second one (no
+  // synchronization rests on it: with the fix nothing else can start, whatever the wait).
+  stress::time_box window(std::chrono::milliseconds(50));
+  while (most.load() < 2 && !window.expired()) std::this_thread::yield();
+  g.open.set();
+  must_finish(fs.back(), "the last of the gated tasks");
+  for (auto& f : fs) f.get();
+  CHECK(most.load() == 1);
+}
+
+TEST_CASE("a task claimed by a waiting worker: its queued handle is skipped and frees its slot") {
+  SUBCASE("queue slots") {
+    // Capacity 2, one worker: each round the task queues two tasks and runs them itself by
+    // waiting for them; their handles, popped later, must not hold the queue full.
+    atomkit::thread_pool pool(1, 2);
+    const int rounds = static_cast<int>(stress::scaled(2000));
+    long sum = 0;
+    for (int r = 0; r < rounds; ++r) {
+      auto outer = pool.submit([&pool, r] {
+        auto a = pool.submit([r] { return r; });
+        auto b = pool.submit([] { return 1; });
+        return b.get() + a.get();
+      });
+      must_finish(outer, "a round of inline claims");
+      sum += outer.get();
+    }
+    CHECK(sum == static_cast<long>(rounds) * (rounds - 1) / 2 + rounds);
+  }
+  SUBCASE("shutdown(cancel_pending) skips a claimed task and cancels the rest") {
+    atomkit::thread_pool pool(1);
+    gate g;
+    atomkit::future<int> later;
+    auto outer = pool.submit([&] {
+      auto inner = pool.submit([] { return 5; });  // queued behind this task
+      later = pool.submit([] { return 6; });
+      const int v = inner.get();  // claimed and run here; its handle stays queued
+      g.hold();
+      return v;
+    });
+    g.entered.wait();
+    pool.shutdown(false, true);  // pops inner's handle (already run) and later's (cancelled)
+    g.open.set();
+    CHECK(outer.get() == 5);
+    pool.shutdown(true);
+    CHECK(later.cancelled());
+    CHECK_THROWS_AS((void)later.get(), atomkit::cancelled_error);
   }
 }
 

@@ -21,9 +21,15 @@
 // linear in the number of futures, with no rescan and no polling. A fired listener pushes its
 // index onto the waiting call's lock-free stack, in the order completions happen.
 //
-// A worker thread that waits (get, wait, wait_futures, as_completed) runs the pool's pending
-// tasks meanwhile, so that a task that waits for another task never deadlocks the pool, even with
-// one worker (docs/futures.md).
+// A worker thread that waits without a deadline (get, wait, wait_futures, as_completed) for a
+// task of its own pool that no worker has started yet claims that very task (pending -> running,
+// the same CAS a worker makes when it pops it) and runs it inline; the queued handle, popped
+// later, finds it started and is dropped. It never runs an unrelated task while it waits, and when
+// the awaited task is running elsewhere (or belongs to another pool) it sleeps. So a task that
+// waits for another task's future never deadlocks the pool, even with one worker (there the
+// awaited task is pending or finished, never running elsewhere), and the stack grows only with
+// the program's own chain of waits. The timed forms never run a task: they sleep until completion
+// or the deadline (docs/futures.md).
 //
 // Progress: valid, done, running and cancelled are wait-free. cancel is a CAS loop that repeats
 // only when another thread changed the state word (lock-free), except that it waits while a
@@ -92,9 +98,9 @@ struct listener {
   void (*fire)(listener&) noexcept = nullptr;  // runs under the state's lock (or by the registrar)
 };
 
-// The worker context of the calling thread, set by thread_pool for its workers: a waiting worker
-// takes pending tasks through it and sleeps on its `help` target, which submit() wakes.
-struct worker_context;
+// The identity of a pool, set by thread_pool as the worker context of its workers and as the
+// owner of its tasks: a waiting worker claims only tasks whose owner is its own context.
+struct worker_context {};
 
 // The shared state of one task. The bit map of `word_` (also the futex word):
 //   bits 0-2  status: pending 0, running 1, value 2, error 3, cancelled 4 (>= value: final)
@@ -139,21 +145,30 @@ class state_base {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy_(*this);
   }
 
-  // pending -> running; false if it was cancelled (the task must not run).
+  // pending -> running; false if it was cancelled or already started (the caller must not run
+  // it). The one claim on a task: a worker that popped its handle and a worker that waits for its
+  // future both make this CAS, and cancel() makes pending -> cancelled on the same word, so
+  // exactly one of them wins.
   bool try_start() noexcept {
     // relaxed: a guess for the CAS.
     std::uint32_t w = word_.load(std::memory_order_relaxed);
     while ((w & status_mask) == pending) {
-      // acquire: pairs with nothing the task needs (the submitter's writes reach the worker
-      // through the queue); relaxed would do, acquire keeps the order obvious. Keeps the lock
-      // and listened bits: registration does not care about pending vs running.
-      if (word_.compare_exchange_weak(w, (w & ~status_mask) | running, std::memory_order_acquire,
-                                      std::memory_order_relaxed)) {
+      // acquire: pairs with nothing the task needs (the submitter's writes reach a popping worker
+      // through the queue, and an inline claimer through however it got the future); relaxed
+      // would do, acquire keeps the order obvious. Keeps the lock and listened bits: registration
+      // does not care about pending vs running. Strong: it repeats only when the word changed.
+      if (word_.compare_exchange_strong(w, (w & ~status_mask) | running,
+                                        std::memory_order_acquire, std::memory_order_relaxed)) {
         return true;
       }
     }
     return false;
   }
+
+  // The pool whose workers may claim this task inline (null: none). Set by the pool before the
+  // state is published; read only by holders of a reference.
+  void set_owner(const worker_context* o) noexcept { owner_ = o; }
+  [[nodiscard]] const worker_context* owner() const noexcept { return owner_; }
 
   // pending -> cancelled, in one CAS (when no listener lock is held). True if it was pending.
   bool cancel() noexcept { return finish(pending, cancelled); }
@@ -310,6 +325,7 @@ class state_base {
   // Registered listeners, guarded by the lock bit (an atomic only so that a model check sees a
   // list read without the lock's ordering as the stale value it may be).
   atomic<listener*> head_{nullptr};
+  const worker_context* owner_ = nullptr;  // written once, before the state is shared
   run_fn run_;
   destroy_fn destroy_;
 };
@@ -451,11 +467,6 @@ class task_ref {
   state_base* s_ = nullptr;
 };
 
-struct worker_context {
-  wake_target help;  // a waiting worker sleeps here; submit() and its listeners wake it
-  bool (*take)(worker_context&, task_ref&) noexcept = nullptr;  // a pending task, if any
-};
-
 // The calling thread's worker context (null outside a pool's workers). A function-local
 // thread_local: nothing is constructed before main.
 inline worker_context*& current_worker() noexcept {
@@ -463,56 +474,26 @@ inline worker_context*& current_worker() noexcept {
   return w;
 }
 
-// A listener that wakes a helping worker.
-struct help_listener : listener {
-  worker_context* ctx = nullptr;
-  static void fire_help(listener& l) noexcept {
-    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-static-cast-downcast): set on help_listeners only
-    static_cast<help_listener&>(l).ctx->help.wake();
-  }
-};
-
-// A worker waits for `ready()` to become true, running the pool's pending tasks meanwhile and
-// sleeping on its help target when there are none. `listen(l)` registers a listener (false if
-// already done) and `unlisten(l)` removes it. True if ready() by the deadline.
-template <class Ready, class Poll>
-bool help_until(worker_context& ctx, Ready&& ready, Poll&& poll, const deadline& dl) noexcept {
-  for (;;) {
-    if (ready()) return true;
-    task_ref t;
-    const bool got = await<park>(
-        ctx.help.gen, ctx.help.sleepers,
-        [&] {
-          // acquire: pairs with the release increment in notify_generation: a wake that this
-          // reads the result of also shows the completion or the push that caused it.
-          const std::uint32_t g = ctx.help.gen.load(std::memory_order_acquire);
-          poll();
-          if (ready()) return attempt::success();
-          if (ctx.take(ctx, t)) return attempt::success();
-          return attempt::retry(g);
-        },
-        dl, sharing::process_private, handshake::asymmetric, short_spin_then_yield);
-    if (t) {
-      t.run();
-      continue;
-    }
-    if (!got) return ready();
-  }
+// Claims `s` and runs it on the calling thread if `ctx` (the caller's worker context) owns it and
+// no one has started or cancelled it; true if it ran here.
+inline bool run_inline(state_base& s, const worker_context* ctx) noexcept {
+  if (ctx == nullptr || s.owner() != ctx || !s.try_start()) return false;
+  s.run();
+  return true;
 }
 
-// Waits (helping on a worker) until `s` is final or the deadline passes.
-inline bool wait_state(state_base& s, const deadline& dl) noexcept {
+// Waits until `s` is final or the deadline passes; true if final. `ctx` is the caller's worker
+// context (null outside a pool): without a deadline, a worker first claims the awaited task if it
+// is its own pool's and still pending, and runs it inline. It never runs any other task, and the
+// timed forms never run one (a task could outlast the deadline): they only sleep.
+inline bool wait_state_in(state_base& s, const worker_context* ctx, const deadline& dl) noexcept {
   if (state_base::final_status(s.status())) return true;
-  worker_context* ctx = current_worker();
-  if (ctx == nullptr) return s.wait_final(dl);
-  help_listener l;
-  l.fire = &help_listener::fire_help;
-  l.ctx = ctx;
-  if (!s.add_listener(l)) return true;
-  const bool ok = help_until(
-      *ctx, [&] { return state_base::final_status(s.status()); }, [] {}, dl);
-  s.remove_listener(l);
-  return ok;
+  if (dl.infinite() && run_inline(s, ctx)) return true;
+  return s.wait_final(dl);
+}
+
+inline bool wait_state(state_base& s, const deadline& dl) noexcept {
+  return wait_state_in(s, current_worker(), dl);
 }
 
 [[noreturn]] ATOMKIT_NOINLINE inline void throw_cancelled() {
@@ -630,7 +611,7 @@ class completion_sink {
   // at once, in index order.
   template <class Futures>
   explicit completion_sink(Futures& fs)
-      : ctx_(current_worker()), target_(ctx_ != nullptr ? &ctx_->help : &own_) {
+      : ctx_(current_worker()) {
     std::size_t n = 0;
     for (auto& f : fs) {
       if (state_of(f) == nullptr) misuse("as_completed/wait_futures", "an invalid future in the range");
@@ -684,7 +665,7 @@ class completion_sink {
     s.push(nd);
     // The sink outlives this call: its owner unregisters every node (under the state's lock,
     // which this firing holds) before it goes away.
-    s.target_->wake();
+    s.own_.wake();
   }
 
   void push(node& nd) noexcept {
@@ -717,13 +698,12 @@ class completion_sink {
 
   bool wait_any(const deadline& dl) noexcept {
     if (grab()) return true;
-    if (ctx_ != nullptr) {
-      return help_until(
-          *ctx_, [&] { return ready_ != nullptr; },
-          [&] {
-            if (ready_ == nullptr) (void)grab();
-          },
-          dl);
+    if (ctx_ != nullptr && dl.infinite()) {
+      // On a worker, without a deadline: run the awaited tasks of this pool that are still
+      // pending, one at a time, until one completion is there to hand out.
+      while (claim_next()) {
+        if (grab()) return true;
+      }
     }
     return await<park>(
         own_.gen, own_.sleepers,
@@ -735,12 +715,23 @@ class completion_sink {
         dl, sharing::process_private, handshake::asymmetric, short_spin_then_yield);
   }
 
+  // Claims and runs, inline, the next awaited task (in index order) that the calling worker's
+  // pool owns and no one has started; false when none is left. A task skipped here is running or
+  // final, or another pool's: it never becomes claimable again, so the cursor only advances.
+  bool claim_next() noexcept {
+    while (claim_ < size_) {
+      node& nd = nodes_[claim_++];
+      if (run_inline(*nd.state, ctx_)) return true;
+    }
+    return false;
+  }
+
   worker_context* ctx_ = nullptr;  // the calling worker's context, or null
-  wake_target own_;                // where a non-worker caller sleeps
-  wake_target* target_ = nullptr;  // &own_, or the worker's help target
+  wake_target own_;                // where the caller sleeps; fired listeners wake it
   std::unique_ptr<node[]> nodes_;  // one per future; unregistered in the destructor
   std::size_t size_ = 0;
   std::size_t taken_ = 0;
+  std::size_t claim_ = 0;  // nodes below this were tried for an inline claim
   node* ready_ = nullptr;  // fired and not yet handed out, in completion order
   atomic<node*> fired_{nullptr};  // fired nodes, newest first (a lock-free stack)
 };

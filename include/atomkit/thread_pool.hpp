@@ -9,9 +9,10 @@
 // by an atomkit::mpmc_queue of `queue_capacity` slots. Each worker loops on the queue's blocking
 // pop, so an idle worker parks through the waiting engine (a brief spin, then a futex sleep on its
 // slot) and burns no CPU. submit() allocates the shared state once (the callable inside it),
-// pushes the handle (blocking while the queue is full: backpressure), then wakes workers that wait
-// inside get()/wait_futures (they run pending tasks while they wait), with no system call when
-// none sleeps.
+// pushes the handle (blocking while the queue is full: backpressure). A worker that waits for a
+// task of this pool that is still queued may claim it and run it inline (future.hpp); the handle
+// stays queued (it still takes its slot until popped) and the worker that pops it finds the task
+// started and drops it. So every task runs on one of this pool's workers, either way.
 //
 // Rules.
 //  - The default worker count is std::thread::hardware_concurrency(), or 1 if that is unknown; an
@@ -21,11 +22,15 @@
 //    runs at once on the submitting worker (so a full queue cannot deadlock the pool).
 //  - A task that throws: the exception reaches get(); the worker goes on.
 //  - shutdown(wait, cancel_pending): closes the queue (submit throws from then on); with
-//    cancel_pending, every task no worker has taken yet is cancelled (its future reports
+//    cancel_pending, every task no worker has started yet is cancelled (its future reports
 //    cancelled, get() throws cancelled_error); queued tasks not cancelled still run; with wait,
-//    it returns when every worker has finished every task. Idempotent; callable from any thread.
-//    From inside a task, shutdown(true) waits for every other worker to finish, not for the task
-//    that called it (which could never finish while it waits): no deadlock.
+//    it returns when every task has finished and every worker has exited. Idempotent; callable
+//    from any thread.
+//  - From inside a task, shutdown(true) cannot wait for its own worker (whose task is the
+//    caller): it waits until every worker that has not itself called shutdown(true) from a task
+//    has exited, so two tasks that both call it do not wait for each other. Tasks still queued
+//    then run once the calling tasks return; a shutdown(true) from outside the pool (and the
+//    destructor) still waits for all of them.
 //  - The destructor calls shutdown(true) and joins the workers. Destroying the pool from one of its
 //    own tasks is a caller bug and ends the program.
 //
@@ -81,6 +86,7 @@ class thread_pool {
     };
     using Fn = decltype(call);
     auto* state = new detail::task_state<R, Fn>(std::in_place, std::move(call));  // references: 2
+    state->set_owner(&core_);  // before the push publishes it: our workers may claim it inline
     future<R> fut(state);
     detail::task_ref task(state);
     if (detail::current_worker() == &core_) {
@@ -94,8 +100,6 @@ class thread_pool {
     } else if (queue_.push(std::move(task)) == queue_status::closed) {
       refuse();  // task and fut release the state
     }
-    // Workers waiting inside get()/wait_futures may take it.
-    core_.help.wake();
     return fut;
   }
 
@@ -108,22 +112,18 @@ class thread_pool {
       while (queue_.pop(t) == queue_status::success) t.cancel();
     }
     if (!wait) return;
-    if (detail::current_worker() == &core_ && !counted_out()) {
-      // From inside a task: this worker stops counting as live, so that the wait below does not
-      // wait for the very task that is waiting.
-      counted_out() = true;
-      leave();
+    if (detail::current_worker() == &core_) {
+      // From inside a task: wait for the workers that are not themselves inside a shutdown(true)
+      // from a task. This worker stops counting among them (for good: it may wait again later),
+      // but stays live until it exits, so that waiters from outside still wait for it.
+      if (!counted_out()) {
+        counted_out() = true;
+        leave(others_, others_sleepers_);
+      }
+      wait_zero(others_, others_sleepers_);
+      return;
     }
-    (void)detail::await<park>(
-        live_, live_sleepers_,
-        [this] {
-          // acquire: pairs with leave()'s release decrement: every task a worker ran happens
-          // before this returns.
-          const std::uint32_t n = live_.load(std::memory_order_acquire);
-          return n == 0 ? detail::attempt::success() : detail::attempt::retry(n);
-        },
-        detail::deadline::never(), detail::sharing::process_private,
-        detail::handshake::asymmetric, detail::short_spin_then_yield);
+    wait_zero(live_, live_sleepers_);
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return threads_.size(); }
@@ -145,9 +145,9 @@ class thread_pool {
   thread_pool(std::size_t workers, std::size_t capacity, int /*tag*/) : queue_(capacity) {
     // queue_ is built before any worker starts (it is the last member, but the first thing a
     // worker touches comes after this body creates the threads).
-    core_.take = &take_task;
     // relaxed: no worker runs yet; thread creation orders it before them.
     live_.store(static_cast<std::uint32_t>(workers), std::memory_order_relaxed);
+    others_.store(static_cast<std::uint32_t>(workers), std::memory_order_relaxed);
     threads_.reserve(workers);
 #if ATOMKIT_EXCEPTIONS
     try {
@@ -155,7 +155,9 @@ class thread_pool {
     } catch (...) {
       // The workers never started count as gone; those started end once the queue is closed.
       const auto missing = static_cast<std::uint32_t>(workers - threads_.size());
+      // release: as in leave().
       live_.fetch_sub(missing, std::memory_order_release);
+      others_.fetch_sub(missing, std::memory_order_release);
       shutdown(true);
       for (auto& t : threads_) t.join();
       throw;
@@ -177,31 +179,46 @@ class thread_pool {
   void work() noexcept {
     detail::current_worker() = &core_;
     detail::task_ref t;
+    // A handle whose task a waiting worker already claimed (or that was cancelled) is dropped by
+    // run(); the pop freed its slot all the same.
     while (queue_.pop(t) == queue_status::success) t.run();
     detail::current_worker() = nullptr;
-    if (!counted_out()) leave();
+    // This worker really exits now: nothing it runs comes after these.
+    if (!counted_out()) leave(others_, others_sleepers_);
+    leave(live_, live_sleepers_);
   }
 
-  void leave() noexcept {
-    // release: pairs with shutdown()'s acquire load (everything this worker ran is visible).
-    if (live_.fetch_sub(1, std::memory_order_release) == 1) {
-      detail::notify<park>(live_, live_sleepers_, detail::wake_all_count);
+  static void leave(detail::atomic<std::uint32_t>& count,
+                    detail::atomic<std::uint32_t>& sleepers) noexcept {
+    // release: pairs with wait_zero()'s acquire load (everything this worker ran is visible).
+    if (count.fetch_sub(1, std::memory_order_release) == 1) {
+      detail::notify<park>(count, sleepers, detail::wake_all_count);
     }
   }
 
-  static bool take_task(detail::worker_context& ctx, detail::task_ref& out) noexcept {
-    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-static-cast-downcast): only core_ is handed out
-    auto& core = static_cast<core_type&>(ctx);
-    return core.pool->queue_.try_pop(out) == queue_status::success;
+  static void wait_zero(detail::atomic<std::uint32_t>& count,
+                        detail::atomic<std::uint32_t>& sleepers) noexcept {
+    (void)detail::await<park>(
+        count, sleepers,
+        [&count] {
+          // acquire: pairs with leave()'s release decrement: every task a counted worker ran
+          // happens before this returns.
+          const std::uint32_t n = count.load(std::memory_order_acquire);
+          return n == 0 ? detail::attempt::success() : detail::attempt::retry(n);
+        },
+        detail::deadline::never(), detail::sharing::process_private,
+        detail::handshake::asymmetric, detail::short_spin_then_yield);
   }
 
-  struct core_type : detail::worker_context {
-    thread_pool* pool = nullptr;
-  };
-
-  core_type core_{{}, this};
-  detail::atomic<std::uint32_t> live_{0};          // workers that may still run tasks; futex word
+  detail::worker_context core_;  // this pool's identity: its workers' context, its tasks' owner
+  // Workers not yet exited (a worker decrements it only as it exits, after its last task); futex
+  // word of shutdown(true) from outside the pool.
+  detail::atomic<std::uint32_t> live_{0};
   detail::atomic<std::uint32_t> live_sleepers_{0};  // shutdown(true) callers asleep on live_
+  // Workers not yet exited that never called shutdown(true) from one of their tasks; futex word
+  // of shutdown(true) from inside a task. Invariant: others_ <= live_.
+  detail::atomic<std::uint32_t> others_{0};
+  detail::atomic<std::uint32_t> others_sleepers_{0};  // in-task shutdown(true) callers asleep
   std::vector<std::thread> threads_;
   mpmc_queue<detail::task_ref> queue_;  // last: its counters are aligned to 128 bytes
 };

@@ -1,7 +1,8 @@
 // Model checks of the future's state-word protocol (future.hpp): a worker starting and completing
 // the task, a canceller, and a waiter that may go to sleep, all at once; and a waiting call's
 // completion listener (as_completed) registering against the completion and the cancel, with and
-// without a deadline. A plain variable (rl::var) carries the task's side effect: Relacy reports a
+// without a deadline; and a waiting worker's inline claim of the awaited task against the worker
+// that pops its handle and a canceller. A plain variable (rl::var) carries the task's side effect: Relacy reports a
 // data race when the result is not published; a waiter left asleep is a deadlock; "exactly one of
 // start and cancel wins" and "a cancelled task never runs" are RL_ASSERTs.
 //
@@ -103,6 +104,51 @@ struct cancel_start_suite : model::suite<cancel_start_suite<Timed>, 3> {
   }
 };
 
+// Thread 0 is the worker that popped the task's handle, thread 1 a worker of the same pool that
+// waits for its future (it claims the task and runs it inline if still pending, else sleeps),
+// thread 2 cancels it. The task runs at most once (two runs race on `effect`), a cancelled task
+// never runs, and the waiter returns with the task final.
+struct inline_claim_suite : model::suite<inline_claim_suite, 3> {
+  model_state* st = nullptr;
+  alignas(model_state) unsigned char buf[sizeof(model_state)];
+  atomkit::future<int>* fut = nullptr;
+  alignas(atomkit::future<int>) unsigned char fbuf[sizeof(atomkit::future<int>)];
+  atomkit::detail::worker_context pool;  // the pool both workers belong to
+  rl::var<int> effect;
+  rl::var<int> won;  // 1 if cancel() returned true
+  void before() {
+    model::reset_os();
+    st = ::new (static_cast<void*>(buf)) model_state();
+    st->effect = &effect;
+    st->set_owner(&pool);
+    fut = ::new (static_cast<void*>(fbuf)) atomkit::future<int>(st);
+    effect($) = 0;
+    won($) = 0;
+  }
+  void thread(unsigned me) {
+    if (me == 0) {
+      atomkit::detail::task_ref t(st);
+      t.run();
+    } else if (me == 1) {
+      // What future::wait() does on a worker (current_worker() is per OS thread, and Relacy's
+      // threads share one).
+      RL_ASSERT(atomkit::detail::wait_state_in(*st, &pool, atomkit::detail::deadline::never()));
+      RL_ASSERT(fut->done());
+      if (!fut->cancelled()) RL_ASSERT(effect($) == 1);
+    } else {
+      if (fut->cancel()) won($) = 1;
+    }
+  }
+  void after() {
+    RL_ASSERT(fut->done());
+    RL_ASSERT((won($) == 1) == fut->cancelled());
+    RL_ASSERT((effect($) == 1) == !fut->cancelled());
+    fut->~future();
+    if (st->status() == state_base::value) st->result_.destroy();
+    st->~model_state();
+  }
+};
+
 // Thread 0 runs the task, thread 1 cancels it, thread 2 iterates as_completed over it (with a
 // deadline when Timed): registration against completion and cancel; the index comes exactly once
 // unless the deadline passes first, and the listener is off the list when the call returns.
@@ -163,6 +209,7 @@ model::injection relaxed(const char* function, std::memory_order from) {
 const bool registered = [] {
   model::check<cancel_start_suite<false>>("future: start vs cancel vs a waiter");
   model::check<cancel_start_suite<true>>("future: start vs cancel vs a timed waiter");
+  model::check<inline_claim_suite>("future: a waiting worker's inline claim vs start vs cancel");
   // The listener suites run under the random scheduler only: their context-bounded search does
   // not finish in ten minutes (registration, firing and unregistration are some thirty atomic
   // operations).
@@ -178,6 +225,12 @@ const bool registered = [] {
                                             relaxed("finish", std::memory_order_acq_rel));
   // A waiter asleep on the state word is never woken.
   model::control<cancel_start_suite<false>>("control future: wake dropped", no_wake);
+  // The claim (pending -> running) no longer one atomic step: the popping worker and the inline
+  // claimer both start the task, and their runs race.
+  model::injection split_start;
+  split_start.split_cas = "try_start";
+  model::control<inline_claim_suite>("control future: the start CAS split (two claimers)",
+                                     split_start);
   // The registrar's unlock no longer publishes its list entry: the completer may walk a stale
   // (empty) list and never fire the listener, so as_completed sleeps forever.
   model::control<listener_suite<false>>("control future: listener unlock made relaxed",
