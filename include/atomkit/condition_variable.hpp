@@ -62,6 +62,7 @@
 #include <atomkit/detail/wait_engine.hpp>
 
 #include <chrono>
+#include <concepts>
 #include <condition_variable>  // std::cv_status
 #include <cstdint>
 #include <type_traits>
@@ -70,6 +71,17 @@
 namespace atomkit {
 
 namespace detail {
+
+// The mutex behind a lock passed to wait(): *l.mutex() for a wrapper, else the lock itself.
+template <class Lock>
+struct cv_mutex_of {
+  using type = Lock;
+};
+template <class Lock>
+  requires requires(Lock& l) { *l.mutex(); }
+struct cv_mutex_of<Lock> {
+  using type = std::remove_cvref_t<decltype(*std::declval<Lock&>().mutex())>;
+};
 
 // How a condition variable releases and retakes the caller's lock, and checks that it is held.
 // Lock is the object passed to wait(); the mutex behind it is the lock itself or, for a
@@ -102,6 +114,13 @@ class cv_lock_access {
   std::uint32_t release() {
     std::uint32_t extra = 0;
     auto& m = mutex();
+    if constexpr (keeps_died) {
+      if (m.owner_died()) {  // a recovered robust lock, not yet repaired: keep that for later
+        m.unlock_unrepaired();  // a wrapper (unique_lock) keeps owning: reacquire() retakes m
+        direct_ = true;
+        return 1;
+      }
+    }
     if constexpr (requires { m.depth(); }) {
       extra = m.depth() - 1;  // check_held() saw the lock held by this thread: depth() >= 1
       for (std::uint32_t i = 0; i < extra; ++i) m.unlock();
@@ -112,8 +131,26 @@ class cv_lock_access {
 
   // Takes the lock back to the depth release() returned.
   void reacquire(std::uint32_t levels) {
-    lock_.lock();
     auto& m = mutex();
+    if constexpr (keeps_died) {
+      if (direct_) {
+#if ATOMKIT_EXCEPTIONS
+        try {
+          (void)m.lock();  // owner_died again (or a later holder's death): owner_died() says so
+        } catch (...) {
+          // Not retaken (unrecoverable): a wrapper must not unlock it later.
+          if constexpr (!std::is_same_v<std::remove_cvref_t<decltype(m)>, Lock>) {
+            (void)lock_.release();
+          }
+          throw;
+        }
+#else
+        (void)m.lock();
+#endif
+        return;
+      }
+    }
+    lock_.lock();
     for (std::uint32_t i = 1; i < levels; ++i) m.lock();
   }
 
@@ -126,7 +163,17 @@ class cv_lock_access {
     }
   }
 
+  using mutex_type = typename cv_mutex_of<Lock>::type;
+  // A robust lock (owner_died(), unlock_unrepaired()), passed itself or in a wrapper that can
+  // let go of it (release(), as std::unique_lock): a wait keeps its owner_died condition.
+  static constexpr bool keeps_died =
+      requires(mutex_type& m) {
+        { m.owner_died() } -> std::convertible_to<bool>;
+        m.unlock_unrepaired();
+      } && (std::is_same_v<mutex_type, Lock> || requires(Lock& l) { l.release(); });
+
   Lock& lock_;
+  bool direct_ = false;  // release() gave back a robust lock in the owner_died condition
 };
 
 }  // namespace detail
