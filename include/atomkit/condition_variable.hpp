@@ -10,6 +10,25 @@
 // a process-shared policy), spurious wake-ups allowed (as with std), FIFO among the waiters that
 // a notify releases.
 //
+// One lock per condition variable: every waiter of one condition variable must wait with the same
+// lock (as std::condition_variable requires; std::condition_variable_any does not). notify_all's
+// chain (below) has each released waiter wake the next only once it holds the lock again, so a
+// waiter that waits with another lock is woken only when the first one's lock is free: a notifier
+// that holds that lock while it waits for the second waiter deadlocks. Not detected (the object
+// holds no pointers). The process-shared form's notify_all has no chain (it releases every waiter
+// at once), so there the restriction does not apply.
+//
+// Robust locks (ipc::robust_lock, or any lock with owner_died() and unlock_unrepaired()): a wait
+// with a lock in the owner_died condition (recovered, not yet repaired) releases it with
+// unlock_unrepaired(), so the lock stays recoverable; the next acquirer (another thread, or this
+// waiter when it takes the lock back) is told owner_died. After any wait returns, owner_died() on
+// the lock says whether the caller holds a recovered lock to repair and mark_consistent().
+//
+// Process-shared (ipc::condition_variable): notify_all releases every waiting ticket at once, so
+// a process killed inside wait() (its ticket stays in the window) does not hold up the others; a
+// notify_one that releases a dead waiter's ticket is spent on it (as with a pthread condition
+// variable). Each such dead ticket counts toward the 32767-waiter limit until a notify releases it.
+//
 // The protocol. Waiters take tickets; the state word (below) holds the ticket dispenser `tail`,
 // how many of the newest tickets are still waiting (`window`: tickets tail-window .. tail-1),
 // how many of those a notify_all chain still owes a release (`owed`), and `ghost` (a waiter that
@@ -20,7 +39,8 @@
 //               the deadline passes; take the lock back; if released, pass the baton (below).
 //   notify_one  release the oldest waiting ticket and wake its slot (a running notify_all chain
 //               keeps owing the tickets after it).
-//   notify_all  the same, and make the chain owe every other waiting ticket (`owed`).
+//   notify_all  the same, and make the chain owe every other waiting ticket (`owed`); the
+//               process-shared form releases the whole window instead (no chain).
 //   baton       every released waiter, once it holds the lock again, releases the next owed
 //               ticket (if the chain owes any) and wakes it.
 // So notify_all does not stampede: a chain wakes one waiter, which wakes the next only once it
@@ -194,7 +214,8 @@ class basic_condition_variable {
   void notify_one() noexcept { release_oldest(false); }
 
   // Releases every waiting thread, one after the other: the longest waiting now, each next one
-  // when the one before it holds the lock again. No system call and no write when nobody waits.
+  // when the one before it holds the lock again (process-shared: all at once). No system call and
+  // no write when nobody waits.
   void notify_all() noexcept { release_oldest(true); }
 
   // Releases the lock, waits for a notify (or a spurious wake-up), takes the lock back.
@@ -268,6 +289,10 @@ class basic_condition_variable {
   }
 
   static constexpr auto scope = detail::sharing_of<Wait>;
+  // Process-shared: notify_all releases every waiter at once (no chain), so a waiter whose process
+  // was killed in wait(), whose ticket stays in the window, never holds up a baton the others need.
+  // No chain ever starts there (owed stays 0), so the baton is never owed either.
+  static constexpr bool broadcast_all = scope == detail::sharing::process_shared;
   // Condition-variable waiters nearly always sleep, so the symmetric handshake (a fence on the
   // notifier's side, only when someone waits) is cheaper than membarrier on every sleep.
   static constexpr auto handshake = detail::handshake::symmetric;
@@ -291,7 +316,7 @@ class basic_condition_variable {
     for (;;) {
       const fields f = unpack(s);
       if (ATOMKIT_LIKELY(f.window == 0)) return;
-      if (f.ghost) {
+      if (f.ghost || (all && broadcast_all)) {
         release_window(s, f);
         return;
       }
