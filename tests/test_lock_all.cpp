@@ -64,7 +64,7 @@ struct timed_throwing_lock {
   bool try_lock_until(std::chrono::steady_clock::time_point /*tp*/) {
     throw std::runtime_error("try_lock_until failed");
   }
-  void unlock() noexcept { inner.unlock(); }
+  void unlock() { inner.unlock(); }
 };
 static_assert(!atomkit::detail::lock_set<atomkit::spinlock, timed_throwing_lock>::nothrow);
 static_assert(atomkit::detail::lock_set<atomkit::spinlock, atomkit::ticket_lock>::nothrow ==

@@ -87,14 +87,10 @@ concept timed_lockable =
 
 // Whether L's try_lock_until, if it has one (the timed forms call it), cannot throw.
 template <class L>
-constexpr bool timed_nothrow() noexcept {
-  if constexpr (timed_lockable<L>) {
-    return noexcept(std::declval<L&>().try_lock_until(
-        std::declval<const std::chrono::steady_clock::time_point&>()));
-  } else {
-    return true;
-  }
-}
+inline constexpr bool timed_nothrow = true;
+template <timed_lockable L>
+inline constexpr bool timed_nothrow<L> = noexcept(std::declval<L&>().try_lock_until(
+    std::declval<const std::chrono::steady_clock::time_point&>()));
 
 // A lock that can report the owner_died condition and give itself back keeping it
 // (ipc::robust_lock): a round's back-off releases it with unlock_unrepaired().
@@ -126,7 +122,7 @@ class lock_set {
   // try_lock_until where a lock has one: the timed forms call it).
   static constexpr bool nothrow =
       ((noexcept(std::declval<L&>().lock()) && noexcept(std::declval<L&>().try_lock()) &&
-        timed_nothrow<L>()) &&
+        timed_nothrow<L>) &&
        ...);
 
   explicit lock_set(L&... locks) noexcept : locks_(std::addressof(locks)...) {}
