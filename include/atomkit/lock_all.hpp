@@ -24,11 +24,12 @@
 // all are held or the deadline passes. A zero or past deadline still makes one attempt (a round).
 //
 // Guarantees: on return every lock is held (lock_all, multi_lock, or a timed form returning
-// true) or none is (a timed form returning false, or an exception from a lock's lock/try_lock,
-// which propagates after the locks taken in that round are released). Blocking: lock_all waits
-// as long as the locks are held elsewhere; it is deadlock-free against any other lock_all or
-// std::lock calls over any subsets in any order, but not against a thread that holds one of these
-// locks while it blocks on another outside lock_all (that order inversion is the caller's bug).
+// true) or none is (a timed form returning false, or an exception from a lock's lock, try_lock
+// or try_lock_until, which propagates after the locks taken in that round are released).
+// Blocking: lock_all waits as long as the locks are held elsewhere; it is deadlock-free against
+// any other lock_all or std::lock calls over any subsets in any order, but not against a thread
+// that holds one of these locks while it blocks on another outside lock_all (that order inversion
+// is the caller's bug).
 // Not fair in general: a thread can lose rounds to others for as long as they keep taking the
 // locks.
 //
@@ -105,10 +106,10 @@ concept keeps_owner_died = requires(L& l) {
 template <class L>
 const void* lock_identity(L& l) noexcept {
   if constexpr (requires {
-                  { l.mutex() } -> std::convertible_to<const volatile void*>;
+                  { l.mutex() } -> std::convertible_to<const void*>;
                 }) {
-    const volatile void* m = l.mutex();
-    if (m != nullptr) return const_cast<const void*>(m);  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+    const void* m = l.mutex();
+    if (m != nullptr) return m;
   }
   return static_cast<const void*>(std::addressof(l));
 }

@@ -45,12 +45,13 @@
 // died are visible to the acquirer that recovers the lock (its death, which the liveness check
 // observes through the kernel, is after them).
 //
-// Misuse it detects (std::system_error, operation_not_permitted): unlock() or mark_consistent()
-// by a thread that does not hold the lock, mark_consistent() when owner_died() is false, lock() or
-// try_lock_for/until by the thread that holds it (they could never succeed; try_lock() returns
-// false). Place it in shared memory (shared_memory, or placement new in any MAP_SHARED mapping):
-// it holds no pointers, so each process may map it at its own address. Under -fno-exceptions,
-// misuse and an unrecoverable lock end the program with a message.
+// Misuse it detects (std::system_error, operation_not_permitted): unlock(), unlock_unrepaired()
+// or mark_consistent() by a thread that does not hold the lock, mark_consistent() when
+// owner_died() is false, lock() or try_lock_for/until by the thread that holds it (they could
+// never succeed; try_lock() returns false). Place it in shared memory (shared_memory, or
+// placement new in any MAP_SHARED mapping): it holds no pointers, so each process may map it at
+// its own address. Under -fno-exceptions, misuse and an unrecoverable lock end the program with
+// a message.
 #pragma once
 
 #include <atomkit/detail/atomic.hpp>
