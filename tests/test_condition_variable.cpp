@@ -1,22 +1,30 @@
 // condition_variable: no lost wake-up in a long ping-pong over every lock type (stall detector),
 // timed and predicate forms, notify_all wakes every waiter one after the other in arrival order,
 // time-outs mixed with notifies never swallow a wake-up, a reentrant lock is released to depth 0
-// and restored, and waiting with a lock that is not held is reported.
+// and restored, and waiting with a lock that is not held is reported; process-shared: a waiter
+// process killed in wait() does not stall a later notify_all (fork, SIGKILL).
 #include <atomkit/condition_variable.hpp>
+#include <atomkit/ipc.hpp>
 #include <atomkit/reentrant_lock.hpp>
 #include <atomkit/spinlock.hpp>
 #include <atomkit/ticket_lock.hpp>
 
 #include <doctest/doctest.h>
 
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "stress.hpp"
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <new>
 #include <system_error>
 #include <thread>
 #include <type_traits>
@@ -460,4 +468,51 @@ TEST_CASE("waiting with a lock that is not held is reported, and changes nothing
   CHECK(cv.wait_for(s, 1ms) == std::cv_status::timeout);
   s.unlock();
   cv.notify_all();
+}
+
+TEST_CASE("process-shared: a waiter killed in wait() does not stall a later notify_all") {
+  struct shared {
+    atomkit::ipc::spinlock m;
+    atomkit::basic_condition_variable<atomkit::process_shared> cv;
+    std::atomic<int> in_wait{0};
+    bool go = false;  // guarded by m
+  };
+  void* mem = ::mmap(nullptr, sizeof(shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                     -1, 0);
+  REQUIRE(mem != MAP_FAILED);
+  auto* st = new (mem) shared;
+  std::fflush(nullptr);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    std::unique_lock g(st->m);
+    st->in_wait.store(1);
+    st->cv.wait(g, [&] { return st->go; });
+    ::_exit(0);
+  }
+  while (st->in_wait.load() == 0) std::this_thread::yield();
+  st->m.lock();  // free only once the child's wait took its ticket and released m
+  st->m.unlock();
+  ::kill(child, SIGKILL);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  std::atomic<bool> waiting{false};
+  bool woken = false;
+  std::thread live([&] {
+    std::unique_lock g(st->m);
+    waiting.store(true);
+    woken = st->cv.wait_for(g, 10s, [&] { return st->go; });
+  });
+  while (!waiting.load()) std::this_thread::yield();
+  {
+    const std::scoped_lock g(st->m);  // the live waiter holds its ticket once m is free
+    st->go = true;
+  }
+  st->cv.notify_all();  // the dead waiter's ticket is the oldest: it must not hold up the live one
+  const auto t0 = std::chrono::steady_clock::now();
+  live.join();
+  CHECK(woken);
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  st->~shared();
+  ::munmap(mem, sizeof(shared));
 }

@@ -1,7 +1,9 @@
 // lock_all, try_lock_all_for/until, multi_lock: all held on return; deadlock-freedom under random
 // lock subsets and orders over a mix of lock types (2 to 16 threads, seeded, bounded, with a stall
 // detector); all or none on time-out; the same lock twice throws before anything is locked; an
-// exception from a lock mid-way releases what was taken.
+// exception from a lock mid-way releases what was taken (also a try_lock_until that throws from
+// inside the timed rounds); std::unique_lock wrappers count as their mutex (duplicates caught,
+// unique_lock<std::mutex> usable in the timed forms). Robust locks: tests/test_robust_lock.cpp.
 #include <atomkit/lock_all.hpp>
 #include <atomkit/reentrant_lock.hpp>
 #include <atomkit/spinlock.hpp>
@@ -52,6 +54,23 @@ struct throwing_lock {
   }
   void unlock() { inner.unlock(); }
 };
+
+// lock and try_lock noexcept, but a try_lock_until that throws on demand: the timed forms call it
+// inside the waiting engine, so lock_all must not take the no-exceptions shortcut for it.
+struct timed_throwing_lock {
+  atomkit::spinlock inner;
+  void lock() noexcept { inner.lock(); }
+  bool try_lock() noexcept { return inner.try_lock(); }
+  bool try_lock_until(std::chrono::steady_clock::time_point /*tp*/) {
+    throw std::runtime_error("try_lock_until failed");
+  }
+  void unlock() { inner.unlock(); }
+};
+static_assert(!atomkit::detail::lock_set<atomkit::spinlock, timed_throwing_lock>::nothrow);
+static_assert(atomkit::detail::lock_set<atomkit::spinlock, atomkit::ticket_lock>::nothrow ==
+              (noexcept(std::declval<atomkit::ticket_lock&>().lock()) &&
+               noexcept(std::declval<atomkit::ticket_lock&>().try_lock_until(
+                   std::chrono::steady_clock::now()))));
 
 // One face over the four lock types, so that a stress loop can pick subsets at run time.
 struct any_lock {
@@ -186,6 +205,35 @@ TEST_CASE("the same lock named twice throws before anything is locked") {
   CHECK_FALSE(a.is_locked());
   CHECK(b.queue_length() == 0);
   CHECK(is_free(c));
+}
+
+TEST_CASE("unique_locks count as the mutex they refer to") {
+  std::mutex c;
+  std::mutex d;
+  std::unique_lock u1(c, std::defer_lock);
+  std::unique_lock u2(c, std::defer_lock);
+  std::unique_lock u3(d, std::defer_lock);
+  CHECK_THROWS_AS(atomkit::lock_all(u1, u2), std::system_error);  // one mutex twice
+  CHECK_THROWS_AS(atomkit::lock_all(u1, c), std::system_error);   // a wrapper and its mutex
+  CHECK_FALSE(u1.owns_lock());
+  CHECK(is_free(c));
+  REQUIRE(atomkit::try_lock_all_for(1s, u1, u3));  // unique_lock<std::mutex> in a timed form
+  CHECK(u1.owns_lock());
+  CHECK(u3.owns_lock());
+  u1.unlock();
+  u3.unlock();
+  atomkit::lock_all(u3, u1);
+  CHECK(u1.owns_lock());
+  CHECK(u3.owns_lock());
+}
+
+TEST_CASE("a try_lock_until that throws inside the timed rounds propagates, none held") {
+  atomkit::spinlock a;
+  timed_throwing_lock x;
+  x.inner.lock();  // busy: the first round backs off, the next waits on x with try_lock_until
+  CHECK_THROWS_AS((void)atomkit::try_lock_all_for(1s, a, x), std::runtime_error);
+  CHECK_FALSE(a.is_locked());
+  x.inner.unlock();
 }
 
 TEST_CASE("an exception from a lock mid-way releases what was taken") {

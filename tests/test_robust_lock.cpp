@@ -1,12 +1,17 @@
 // ipc::robust_lock: the owner_died flow, mark_consistent misuse, the unrecoverable state, try and
 // timed forms, two mappings of one lock at different addresses; across fork(): mutual exclusion
 // between processes, and the kill test (the holder is SIGKILLed at a random moment; the next
-// acquirer is told owner_died within a bound, nothing hangs, no update is lost once it repairs).
+// acquirer is told owner_died within a bound, nothing hangs, no update is lost once it repairs);
+// unlock_unrepaired() keeps owner_died for the next acquirer, which lock_all's back-off and
+// condition_variable's wait rely on (both tested with a holder process that died).
 //
 // The kill test runs ATOMKIT_ROBUST_KILL_RUNS runs (default 30) and asserts that the slowest
 // detection took at most ATOMKIT_ROBUST_KILL_BOUND_MS (default 1000: CI machines are loaded);
 // scripts/soak_robust.sh runs 1000 runs with the 50 ms bound.
+#include <atomkit/condition_variable.hpp>
+#include <atomkit/lock_all.hpp>
 #include <atomkit/robust_lock.hpp>
+#include <atomkit/spinlock.hpp>
 
 #include <doctest/doctest.h>
 
@@ -551,5 +556,123 @@ TEST_CASE("robust_lock: kill test, the holder SIGKILLed at a random moment") {
               pct(990), max_ms, static_cast<long long>(bound_ms));
   CHECK(failed == 0);
   CHECK(max_ms <= static_cast<double>(bound_ms));
+  st->~shared_state();
+}
+
+namespace {
+
+// A child process takes the lock and exits holding it: the next acquirer is told owner_died.
+void child_dies_holding(robust_lock& m) {
+  const pid_t dies = spawn([&m] { return m.lock() == lock_result::acquired ? 0 : 1; });
+  REQUIRE(reap(dies, 10s) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("robust_lock: unlock_unrepaired keeps owner_died for the next acquirer") {
+  shared_pages mem(sizeof(shared_state));
+  auto* st = new (mem.get()) shared_state;
+  robust_lock& m = st->lock;
+  CHECK_THROWS_AS(m.unlock_unrepaired(), std::system_error);  // not held
+  child_dies_holding(m);
+  CHECK(m.lock() == lock_result::owner_died);
+  m.unlock_unrepaired();
+  CHECK_FALSE(m.is_locked());
+  CHECK_FALSE(m.is_unrecoverable());
+  CHECK(m.owner_died());  // free, and its next acquirer is to be told
+  // Another process is told in turn, and gives it back unrepaired too.
+  const pid_t passes = spawn([st] {
+    if (!st->lock.try_lock() || !st->lock.owner_died()) return 2;
+    st->lock.unlock_unrepaired();
+    return 0;
+  });
+  CHECK(reap(passes, 10s) == 0);
+  CHECK(m.try_lock_for(1s));
+  CHECK(m.owner_died());
+  m.mark_consistent();
+  m.unlock();
+  CHECK(m.lock() == lock_result::acquired);  // normal again
+  CHECK_FALSE(m.owner_died());
+  m.unlock_unrepaired();  // without owner_died: a plain unlock
+  CHECK(m.lock() == lock_result::acquired);
+  m.unlock();
+  CHECK_FALSE(m.is_locked());
+  st->~shared_state();
+}
+
+TEST_CASE("robust_lock: lock_all backs off from a recovered lock without making it unrecoverable") {
+  shared_pages mem(sizeof(shared_state));
+  auto* st = new (mem.get()) shared_state;
+  robust_lock& m = st->lock;
+  atomkit::spinlock s;
+  child_dies_holding(m);
+  std::atomic<bool> held{false};
+  std::atomic<bool> go{false};
+  std::thread other([&] {
+    s.lock();
+    held.store(true);
+    while (!go.load()) std::this_thread::yield();
+    s.unlock();
+  });
+  while (!held.load()) std::this_thread::yield();
+  // A round recovers m (owner_died), finds s busy, backs off: m must stay recoverable.
+  CHECK_FALSE(atomkit::try_lock_all_for(20ms, m, s));
+  CHECK_FALSE(m.is_locked());
+  CHECK_FALSE(m.is_unrecoverable());
+  CHECK(m.owner_died());
+  go.store(true);
+  atomkit::lock_all(m, s);  // whatever the rounds, the caller is told through owner_died()
+  CHECK(m.owner_died());
+  CHECK_FALSE(m.is_unrecoverable());
+  m.mark_consistent();
+  s.unlock();
+  m.unlock();
+  other.join();
+  // multi_lock: the same; the caller repairs before the destructor's unlock.
+  child_dies_holding(m);
+  {
+    atomkit::multi_lock hold(s, m);
+    CHECK(m.owner_died());
+    m.mark_consistent();
+  }
+  CHECK(m.lock() == lock_result::acquired);
+  m.unlock();
+  st->~shared_state();
+}
+
+TEST_CASE("robust_lock: a condition_variable wait keeps owner_died for the waiter to repair") {
+  shared_pages mem(sizeof(shared_state));
+  auto* st = new (mem.get()) shared_state;
+  robust_lock& m = st->lock;
+  atomkit::condition_variable cv;
+  child_dies_holding(m);
+  CHECK(m.lock() == lock_result::owner_died);
+  bool ready = false;  // under m
+  bool other_told = false;
+  std::thread other([&] {
+    other_told = m.lock() == lock_result::owner_died;  // once the wait below released m
+    ready = true;
+    m.unlock_unrepaired();
+    cv.notify_one();
+  });
+  cv.wait(m, [&] { return ready; });  // releases m keeping owner_died; retakes it
+  other.join();
+  CHECK(other_told);
+  CHECK(m.owner_died());  // the waiter learns it holds a recovered lock
+  CHECK_FALSE(m.is_unrecoverable());
+  m.mark_consistent();
+  m.unlock();
+  // Through std::unique_lock, timing out.
+  child_dies_holding(m);
+  {
+    std::unique_lock<robust_lock> g(m);
+    CHECK(m.owner_died());
+    CHECK(cv.wait_for(g, 1ms) == std::cv_status::timeout);
+    CHECK(g.owns_lock());
+    CHECK(m.owner_died());
+    m.mark_consistent();
+  }
+  CHECK(m.lock() == lock_result::acquired);
+  m.unlock();
   st->~shared_state();
 }

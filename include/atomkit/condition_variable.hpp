@@ -10,6 +10,25 @@
 // a process-shared policy), spurious wake-ups allowed (as with std), FIFO among the waiters that
 // a notify releases.
 //
+// One lock per condition variable: every waiter of one condition variable must wait with the same
+// lock (as std::condition_variable requires; std::condition_variable_any does not). notify_all's
+// chain (below) has each released waiter wake the next only once it holds the lock again, so a
+// waiter that waits with another lock is woken only when the first one's lock is free: a notifier
+// that holds that lock while it waits for the second waiter deadlocks. Not detected (the object
+// holds no pointers). The process-shared form's notify_all has no chain (it releases every waiter
+// at once), so there the restriction does not apply.
+//
+// Robust locks (ipc::robust_lock, or any lock with owner_died() and unlock_unrepaired()): a wait
+// with a lock in the owner_died condition (recovered, not yet repaired) releases it with
+// unlock_unrepaired(), so the lock stays recoverable; the next acquirer (another thread, or this
+// waiter when it takes the lock back) is told owner_died. After any wait returns, owner_died() on
+// the lock says whether the caller holds a recovered lock to repair and mark_consistent().
+//
+// Process-shared (ipc::condition_variable): notify_all releases every waiting ticket at once, so
+// a process killed inside wait() (its ticket stays in the window) does not hold up the others; a
+// notify_one that releases a dead waiter's ticket is spent on it (as with a pthread condition
+// variable). Each such dead ticket counts toward the 32767-waiter limit until a notify releases it.
+//
 // The protocol. Waiters take tickets; the state word (below) holds the ticket dispenser `tail`,
 // how many of the newest tickets are still waiting (`window`: tickets tail-window .. tail-1),
 // how many of those a notify_all chain still owes a release (`owed`), and `ghost` (a waiter that
@@ -20,7 +39,8 @@
 //               the deadline passes; take the lock back; if released, pass the baton (below).
 //   notify_one  release the oldest waiting ticket and wake its slot (a running notify_all chain
 //               keeps owing the tickets after it).
-//   notify_all  the same, and make the chain owe every other waiting ticket (`owed`).
+//   notify_all  the same, and make the chain owe every other waiting ticket (`owed`); the
+//               process-shared form releases the whole window instead (no chain).
 //   baton       every released waiter, once it holds the lock again, releases the next owed
 //               ticket (if the chain owes any) and wakes it.
 // So notify_all does not stampede: a chain wakes one waiter, which wakes the next only once it
@@ -62,6 +82,7 @@
 #include <atomkit/detail/wait_engine.hpp>
 
 #include <chrono>
+#include <concepts>
 #include <condition_variable>  // std::cv_status
 #include <cstdint>
 #include <type_traits>
@@ -70,6 +91,17 @@
 namespace atomkit {
 
 namespace detail {
+
+// The mutex behind a lock passed to wait(): *l.mutex() for a wrapper, else the lock itself.
+template <class Lock>
+struct cv_mutex_of {
+  using type = Lock;
+};
+template <class Lock>
+  requires requires(Lock& l) { *l.mutex(); }
+struct cv_mutex_of<Lock> {
+  using type = std::remove_cvref_t<decltype(*std::declval<Lock&>().mutex())>;
+};
 
 // How a condition variable releases and retakes the caller's lock, and checks that it is held.
 // Lock is the object passed to wait(); the mutex behind it is the lock itself or, for a
@@ -102,6 +134,13 @@ class cv_lock_access {
   std::uint32_t release() {
     std::uint32_t extra = 0;
     auto& m = mutex();
+    if constexpr (keeps_died) {
+      if (m.owner_died()) {  // a recovered robust lock, not yet repaired: keep that for later
+        m.unlock_unrepaired();  // a wrapper (unique_lock) keeps owning: reacquire() retakes m
+        direct_ = true;
+        return 1;
+      }
+    }
     if constexpr (requires { m.depth(); }) {
       extra = m.depth() - 1;  // check_held() saw the lock held by this thread: depth() >= 1
       for (std::uint32_t i = 0; i < extra; ++i) m.unlock();
@@ -112,8 +151,26 @@ class cv_lock_access {
 
   // Takes the lock back to the depth release() returned.
   void reacquire(std::uint32_t levels) {
-    lock_.lock();
     auto& m = mutex();
+    if constexpr (keeps_died) {
+      if (direct_) {
+#if ATOMKIT_EXCEPTIONS
+        try {
+          (void)m.lock();  // owner_died again (or a later holder's death): owner_died() says so
+        } catch (...) {
+          // Not retaken (unrecoverable): a wrapper must not unlock it later.
+          if constexpr (!std::is_same_v<std::remove_cvref_t<decltype(m)>, Lock>) {
+            (void)lock_.release();
+          }
+          throw;
+        }
+#else
+        (void)m.lock();
+#endif
+        return;
+      }
+    }
+    lock_.lock();
     for (std::uint32_t i = 1; i < levels; ++i) m.lock();
   }
 
@@ -126,7 +183,17 @@ class cv_lock_access {
     }
   }
 
+  using mutex_type = typename cv_mutex_of<Lock>::type;
+  // A robust lock (owner_died(), unlock_unrepaired()), passed itself or in a wrapper that can
+  // let go of it (release(), as std::unique_lock): a wait keeps its owner_died condition.
+  static constexpr bool keeps_died =
+      requires(mutex_type& m) {
+        { m.owner_died() } -> std::convertible_to<bool>;
+        m.unlock_unrepaired();
+      } && (std::is_same_v<mutex_type, Lock> || requires(Lock& l) { l.release(); });
+
   Lock& lock_;
+  bool direct_ = false;  // release() gave back a robust lock in the owner_died condition
 };
 
 }  // namespace detail
@@ -147,7 +214,8 @@ class basic_condition_variable {
   void notify_one() noexcept { release_oldest(false); }
 
   // Releases every waiting thread, one after the other: the longest waiting now, each next one
-  // when the one before it holds the lock again. No system call and no write when nobody waits.
+  // when the one before it holds the lock again (process-shared: all at once). No system call and
+  // no write when nobody waits.
   void notify_all() noexcept { release_oldest(true); }
 
   // Releases the lock, waits for a notify (or a spurious wake-up), takes the lock back.
@@ -221,6 +289,10 @@ class basic_condition_variable {
   }
 
   static constexpr auto scope = detail::sharing_of<Wait>;
+  // Process-shared: notify_all releases every waiter at once (no chain), so a waiter whose process
+  // was killed in wait(), whose ticket stays in the window, never holds up a baton the others need.
+  // No chain ever starts there (owed stays 0), so the baton is never owed either.
+  static constexpr bool broadcast_all = scope == detail::sharing::process_shared;
   // Condition-variable waiters nearly always sleep, so the symmetric handshake (a fence on the
   // notifier's side, only when someone waits) is cheaper than membarrier on every sleep.
   static constexpr auto handshake = detail::handshake::symmetric;
@@ -244,7 +316,7 @@ class basic_condition_variable {
     for (;;) {
       const fields f = unpack(s);
       if (ATOMKIT_LIKELY(f.window == 0)) return;
-      if (f.ghost) {
+      if (f.ghost || (all && broadcast_all)) {
         release_window(s, f);
         return;
       }

@@ -24,16 +24,28 @@
 // all are held or the deadline passes. A zero or past deadline still makes one attempt (a round).
 //
 // Guarantees: on return every lock is held (lock_all, multi_lock, or a timed form returning
-// true) or none is (a timed form returning false, or an exception from a lock's lock/try_lock,
-// which propagates after the locks taken in that round are released). Blocking: lock_all waits
-// as long as the locks are held elsewhere; it is deadlock-free against any other lock_all or
-// std::lock calls over any subsets in any order, but not against a thread that holds one of these
-// locks while it blocks on another outside lock_all (that order inversion is the caller's bug).
+// true) or none is (a timed form returning false, or an exception from a lock's lock, try_lock
+// or try_lock_until, which propagates after the locks taken in that round are released).
+// Blocking: lock_all waits as long as the locks are held elsewhere; it is deadlock-free against
+// any other lock_all or std::lock calls over any subsets in any order, but not against a thread
+// that holds one of these locks while it blocks on another outside lock_all (that order inversion
+// is the caller's bug).
 // Not fair in general: a thread can lose rounds to others for as long as they keep taking the
 // locks.
 //
+// Robust locks (ipc::robust_lock, or any lock with owner_died() and unlock_unrepaired()): a round
+// that took one from a dead holder (owner_died) and then backs off gives it back with
+// unlock_unrepaired(), so the lock stays recoverable and the next acquirer (this thread's next
+// round, or another) is told owner_died in turn. lock_all does not report owner_died: after it
+// (or multi_lock's constructor, or a timed form returning true) returns, check owner_died() on
+// each robust lock passed, and repair and mark_consistent() as usual. multi_lock's destructor
+// calls unlock(): an unrepaired robust lock then becomes unrecoverable, as its own unlock() does.
+//
 // Misuse: naming the same lock twice throws std::system_error(resource_deadlock_would_occur)
-// before any lock is taken (under -fno-exceptions it ends the program with a message).
+// before any lock is taken (under -fno-exceptions it ends the program with a message). Locks are
+// told apart by address; a wrapper with mutex() (std::unique_lock, std::shared_lock) counts as the
+// mutex it refers to, so a unique_lock and its own mutex, or two unique_locks over one mutex, are
+// also caught. Other wrappers (user types) over one lock are not.
 #pragma once
 
 #include <atomkit/detail/atomic.hpp>
@@ -51,6 +63,7 @@
 #include <ctime>
 #include <memory>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #if ATOMKIT_EXCEPTIONS
 #include <exception>
@@ -60,27 +73,65 @@ namespace atomkit {
 
 namespace detail {
 
-// A lock with a steady_clock try_lock_until (atomkit locks, std::timed_mutex, ...).
 template <class L>
-concept timed_lockable = requires(L& l, std::chrono::steady_clock::time_point tp) {
+concept has_try_lock_until = requires(L& l, std::chrono::steady_clock::time_point tp) {
   { l.try_lock_until(tp) } -> std::convertible_to<bool>;
 };
+// A lock with a steady_clock try_lock_until (atomkit locks, std::timed_mutex, ...). A wrapper with
+// mutex() (std::unique_lock declares try_lock_until for every mutex) counts only if its mutex has
+// one.
+template <class L>
+concept timed_lockable =
+    has_try_lock_until<L> &&
+    (!requires(L& l) { *l.mutex(); } ||
+     has_try_lock_until<std::remove_pointer_t<decltype(std::declval<L&>().mutex())>>);
+
+// Whether L's try_lock_until, if it has one (the timed forms call it), cannot throw.
+template <class L>
+inline constexpr bool timed_nothrow = true;
+template <timed_lockable L>
+inline constexpr bool timed_nothrow<L> = noexcept(std::declval<L&>().try_lock_until(
+    std::declval<const std::chrono::steady_clock::time_point&>()));
+
+// A lock that can report the owner_died condition and give itself back keeping it
+// (ipc::robust_lock): a round's back-off releases it with unlock_unrepaired().
+template <class L>
+concept keeps_owner_died = requires(L& l) {
+  { l.owner_died() } -> std::convertible_to<bool>;
+  l.unlock_unrepaired();
+};
+
+// What a lock is, for the duplicate check: the mutex behind a wrapper with mutex() (unique_lock),
+// else the object itself.
+template <class L>
+const void* lock_identity(L& l) noexcept {
+  if constexpr (requires {
+                  { l.mutex() } -> std::convertible_to<const void*>;
+                }) {
+    const void* m = l.mutex();
+    if (m != nullptr) return m;
+  }
+  return static_cast<const void*>(std::addressof(l));
+}
 
 // The locks of one call, reached by index (the rotation needs a run-time index).
 template <class... L>
 class lock_set {
  public:
   static constexpr std::size_t size = sizeof...(L);
+  // Whether no lock operation the engine's loop may call can throw (lock, try_lock, and
+  // try_lock_until where a lock has one: the timed forms call it).
   static constexpr bool nothrow =
-      ((noexcept(std::declval<L&>().lock()) && noexcept(std::declval<L&>().try_lock())) && ...);
+      ((noexcept(std::declval<L&>().lock()) && noexcept(std::declval<L&>().try_lock()) &&
+        timed_nothrow<L>) &&
+       ...);
 
   explicit lock_set(L&... locks) noexcept : locks_(std::addressof(locks)...) {}
 
-  // Whether two of the locks are one object (compared by address).
+  // Whether two of the locks are one (compared by lock_identity).
   [[nodiscard]] bool has_duplicate() const noexcept {
     const std::array<const void*, size> addr = std::apply(
-        [](auto*... p) { return std::array<const void*, size>{static_cast<const void*>(p)...}; },
-        locks_);
+        [](auto*... p) { return std::array<const void*, size>{lock_identity(*p)...}; }, locks_);
     for (std::size_t i = 0; i < size; ++i) {
       for (std::size_t j = i + 1; j < size; ++j) {
         if (addr[i] == addr[j]) return true;
@@ -114,6 +165,19 @@ class lock_set {
   }
   void unlock(std::size_t i) {
     visit(i, [](auto& l) {
+      l.unlock();
+      return true;
+    });
+  }
+  // A round's back-off: unlocks lock i, keeping a robust lock's owner_died for its next acquirer.
+  void back_off(std::size_t i) {
+    visit(i, [](auto& l) {
+      if constexpr (keeps_owner_died<std::remove_reference_t<decltype(l)>>) {
+        if (l.owner_died()) {
+          l.unlock_unrepaired();
+          return true;
+        }
+      }
       l.unlock();
       return true;
     });
@@ -152,7 +216,7 @@ struct round_undo {
   ~round_undo() {  // NOLINT(bugprone-exception-escape): see above
     while (taken > 0) {
       --taken;
-      set.unlock((start + taken) % Set::size);
+      set.back_off((start + taken) % Set::size);  // keeps a recovered robust lock recoverable
     }
   }
 };

@@ -12,7 +12,10 @@
 // protects, calls mark_consistent(). An unlock() without mark_consistent() after owner_died makes
 // the lock unrecoverable: every later lock() or try_lock*(), in every process, throws
 // std::system_error(std::errc::state_not_recoverable) and waiters are woken to throw it. If the
-// recovering holder dies too, the next acquirer is told owner_died again.
+// recovering holder dies too, the next acquirer is told owner_died again. A holder that cannot
+// repair (it only took the lock in passing: lock_all's back-off, a condition_variable's wait)
+// gives it back with unlock_unrepaired(): the lock is free and stays recoverable, and its next
+// acquirer is told owner_died in turn.
 //
 // Mechanism. One 64-bit state word holds the holder's identity (kernel thread id and process id,
 // detail/robust_owner.hpp), and waiters sleep on a shared futex (process_shared waiting), in
@@ -42,12 +45,13 @@
 // died are visible to the acquirer that recovers the lock (its death, which the liveness check
 // observes through the kernel, is after them).
 //
-// Misuse it detects (std::system_error, operation_not_permitted): unlock() or mark_consistent()
-// by a thread that does not hold the lock, mark_consistent() when owner_died() is false, lock() or
-// try_lock_for/until by the thread that holds it (they could never succeed; try_lock() returns
-// false). Place it in shared memory (shared_memory, or placement new in any MAP_SHARED mapping):
-// it holds no pointers, so each process may map it at its own address. Under -fno-exceptions,
-// misuse and an unrecoverable lock end the program with a message.
+// Misuse it detects (std::system_error, operation_not_permitted): unlock(), unlock_unrepaired()
+// or mark_consistent() by a thread that does not hold the lock, mark_consistent() when
+// owner_died() is false, lock() or try_lock_for/until by the thread that holds it (they could
+// never succeed; try_lock() returns false). Place it in shared memory (shared_memory, or
+// placement new in any MAP_SHARED mapping): it holds no pointers, so each process may map it at
+// its own address. Under -fno-exceptions, misuse and an unrecoverable lock end the program with
+// a message.
 #pragma once
 
 #include <atomkit/detail/atomic.hpp>
@@ -97,8 +101,9 @@ class robust_lock {
 
   ATOMKIT_DETAIL_TIMED_FORMS(bool, try_lock, try_lock_timed, )
 
-  // Whether the lock is held by a thread that recovered it from a dead holder and has not called
-  // mark_consistent() yet (a snapshot).
+  // Whether the lock is in the owner_died condition (a snapshot): held by a thread that recovered
+  // it from a dead holder (or took it after an unlock_unrepaired()) and has not called
+  // mark_consistent() yet; or free after unlock_unrepaired(), its next acquirer to be told.
   [[nodiscard]] bool owner_died() const noexcept {
     return (state_.load(std::memory_order_relaxed) & died_bit) != 0;  // relaxed: a snapshot
   }
@@ -125,6 +130,20 @@ class robust_lock {
     release(s);
   }
 
+  // Releases the lock, keeping the owner_died condition when it is set: the next acquirer gets
+  // lock_result::owner_died (try_lock* true, owner_died() true) and repairs; the lock stays
+  // recoverable. Without owner_died, the same as unlock(). For holders that cannot repair: lock_all
+  // uses it to back off from a lock it recovered, condition_variable to wait with one.
+  void unlock_unrepaired() {
+    // relaxed: only the holder writes a held state (see mark_consistent).
+    const std::uint64_t s = state_.load(std::memory_order_relaxed);
+    if (ATOMKIT_UNLIKELY(owner_of(s) != detail::robust::self())) {
+      detail::misuse("ipc::robust_lock",
+                     "unlock_unrepaired() by a thread that does not hold the lock");
+    }
+    release(s, true);
+  }
+
   // Snapshots, for tests and diagnostics.
   [[nodiscard]] bool is_locked() const noexcept {
     return owner_of(state_.load(std::memory_order_relaxed)) != 0;  // relaxed: a snapshot
@@ -137,11 +156,12 @@ class robust_lock {
   // The state word's bit map:
   //   bits  0..21  holder's thread id  } together the holder's identity (robust::self());
   //   bits 22..43  holder's process id }   0 when free
-  //   bit  44      died_bit: the holder recovered the lock from a dead one; not yet consistent
+  //   bit  44      died_bit: the holder recovered the lock from a dead one; not yet consistent.
+  //                With identity 0: free after unlock_unrepaired(), the next acquirer is told
   //   bit  45      unrecoverable_bit: terminal; no holder, every acquisition throws
   //   bits 46..63  sequence: advanced by every acquisition, so a state never recurs within
   //                2^18 acquisitions (the recovery CAS's protection against ids being reused)
-  // Invariant: free  <=>  identity == 0 && !died_bit && !unrecoverable_bit.
+  // Invariant: free  <=>  identity == 0 && !unrecoverable_bit (died_bit: free, owner_died owed).
   static constexpr std::uint64_t identity_mask = (std::uint64_t{1} << 44) - 1;
   static constexpr std::uint64_t died_bit = std::uint64_t{1} << 44;
   static constexpr std::uint64_t unrecoverable_bit = std::uint64_t{1} << 45;
@@ -157,7 +177,9 @@ class robust_lock {
   enum class outcome { acquired, owner_died, busy, unrecoverable, self_deadlock, holder_ending };
 
   static constexpr std::uint64_t owner_of(std::uint64_t s) noexcept { return s & identity_mask; }
-  static constexpr bool is_free(std::uint64_t s) noexcept { return (s & ~sequence_mask) == 0; }
+  static constexpr bool is_free(std::uint64_t s) noexcept {
+    return (s & ~(sequence_mask | died_bit)) == 0;  // died_bit kept by unlock_unrepaired()
+  }
   // The held state that follows s: the next sequence number, and `bits` (identity, died_bit).
   static constexpr std::uint64_t next_held(std::uint64_t s, std::uint64_t bits) noexcept {
     return ((s & sequence_mask) + sequence_one) | bits;  // the sequence wraps modulo 2^18
@@ -217,12 +239,15 @@ class robust_lock {
     if (ATOMKIT_UNLIKELY(!is_free(s))) {
       return (s & unrecoverable_bit) != 0 ? outcome::unrecoverable : outcome::busy;
     }
+    // Free after unlock_unrepaired(): this acquirer is told owner_died and repairs.
+    const std::uint64_t died = s & died_bit;
     // acquire: pairs with the release store in release(): the last holder's writes are visible.
     // relaxed on failure: the caller re-reads the state.
-    return state_.compare_exchange_strong(s, next_held(s, me), std::memory_order_acquire,
-                                          std::memory_order_relaxed)
-               ? outcome::acquired
-               : outcome::busy;
+    if (!state_.compare_exchange_strong(s, next_held(s, me | died), std::memory_order_acquire,
+                                        std::memory_order_relaxed)) {
+      return outcome::busy;
+    }
+    return died != 0 ? outcome::owner_died : outcome::acquired;
   }
 
   // The lock was found held: if its holder has ended, take it over with owner_died. Exactly one
@@ -285,14 +310,16 @@ class robust_lock {
     }
   }
 
-  // The one release path: frees the lock (or makes it unrecoverable after an unrepaired
-  // owner_died) and wakes a waiter (all of them, to throw, when unrecoverable).
-  void release(std::uint64_t s) noexcept {
+  // The one release path: frees the lock (keeping owner_died for the next acquirer when `keep`,
+  // or making it unrecoverable after an unrepaired owner_died) and wakes a waiter (all of them,
+  // to throw, when unrecoverable).
+  void release(std::uint64_t s, bool keep = false) noexcept {
     detail::on_release(this);
     detail::tsan::pre_unlock(this, 0);
-    if (ATOMKIT_LIKELY((s & died_bit) == 0)) {
-      // release: pairs with the acquire CAS of the next acquirer; publishes the critical section.
-      state_.store(s & sequence_mask, std::memory_order_release);
+    if (ATOMKIT_LIKELY((s & died_bit) == 0 || keep)) {
+      // release: pairs with the acquire CAS of the next acquirer; publishes the critical section
+      // (and, with died_bit kept, what the dead holder left, which this thread saw).
+      state_.store(s & (sequence_mask | died_bit), std::memory_order_release);
       detail::notify_one_pending<process_shared>(generation_, sleepers_, scope,
                                                  detail::handshake::symmetric);
     } else {

@@ -1,8 +1,9 @@
 // Model checks of the condition variable's protocol: tickets, the wake on each released ticket's
-// slot, the notify_all baton chain, and time-outs that withdraw a ticket (newest, oldest, or
-// leaving a ghost). Waiters wait for a condition on plain variables (rl::var) under a spinlock; a
-// waiter left asleep with its condition true is a deadlock that Relacy reports, and each suite's
-// after() checks that every waiter got through.
+// slot, the notify_all baton chain (and the process-shared form's release of all at once), and
+// time-outs that withdraw a ticket (newest, oldest, or leaving a ghost). Waiters wait for a
+// condition on plain variables (rl::var) under a spinlock; a waiter left asleep with its condition
+// true is a deadlock that Relacy reports, and each suite's after() checks that every waiter got
+// through.
 #include "model.hpp"
 
 #include <atomkit/condition_variable.hpp>
@@ -43,11 +44,11 @@ struct handoff_suite : model::suite<handoff_suite<UnderLock>, 2> {
 };
 
 // notify_all to Waiters waiters: the first is released at once, each next one by the baton of the
-// one before it.
-template <int Waiters>
-struct broadcast_suite : model::suite<broadcast_suite<Waiters>, Waiters + 1> {
+// one before it (process_shared: all of them at once, no chain).
+template <int Waiters, class Wait = atomkit::park>
+struct broadcast_suite : model::suite<broadcast_suite<Waiters, Wait>, Waiters + 1> {
   atomkit::spinlock m;
-  atomkit::condition_variable cv;
+  atomkit::basic_condition_variable<Wait> cv;
   rl::var<int> go;
   rl::var<int> woke;
   void before() {
@@ -142,6 +143,8 @@ const bool registered = [] {
                                    random_only);
   model::check<broadcast_suite<3>>("condition_variable: notify_all to 3 waiters (baton)", 4,
                                    random_only);
+  model::check<broadcast_suite<3, atomkit::process_shared>>(
+      "condition_variable: process-shared notify_all to 3 waiters (all at once)", 4, random_only);
   model::check<timed_suite<false>>("condition_variable: notify_one, a timed waiter passes it on",
                                    2, random_only);
   model::check<timed_suite<true>>("condition_variable: notify_all with a timed waiter", 2,
@@ -158,6 +161,9 @@ const bool registered = [] {
   model::control<handoff_suite<false>>("control condition_variable: wake dropped", no_wake);
   model::control<broadcast_suite<2>>("control condition_variable: baton's wake dropped", no_wake,
                                      1, random_only);
+  model::control<broadcast_suite<2, atomkit::process_shared>>(
+      "control condition_variable: process-shared notify_all's wake dropped", no_wake, 1,
+      random_only);
   model::control<handoff_suite<false>>("control condition_variable: notifier's barrier removed",
                                        no_light);
   model::control<handoff_suite<false>>("control condition_variable: sleeper's barrier removed",
