@@ -361,20 +361,21 @@ class shared_memory {
   // caller gets timed_out naming the region instead of a hang.
   class lock_guard {
    public:
-    lock_guard(basic_spinlock<process_shared>& l, const std::string& region) : l_(l) {
-      if (!l_.try_lock_for(std::chrono::seconds(1))) {
+    lock_guard(basic_spinlock<process_shared>& l, const std::string& region)
+        : held_(acquire(l, region), std::adopt_lock) {}
+
+   private:
+    static basic_spinlock<process_shared>& acquire(basic_spinlock<process_shared>& l,
+                                                   const std::string& region) {
+      if (!l.try_lock_for(std::chrono::seconds(1))) {
         detail::shm::fail(std::errc::timed_out,
                           "region " + region +
                               ": its directory lock has been held for over 1 s (did a process "
                               "die while it added an object?)");
       }
+      return l;
     }
-    ~lock_guard() { l_.unlock(); }
-    lock_guard(const lock_guard&) = delete;
-    lock_guard& operator=(const lock_guard&) = delete;
-
-   private:
-    basic_spinlock<process_shared>& l_;
+    std::lock_guard<basic_spinlock<process_shared>> held_;
   };
 
   shared_memory(void* base, std::size_t size, std::string name) noexcept
