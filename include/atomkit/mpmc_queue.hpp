@@ -24,7 +24,12 @@
 // never used). Why remapping rather than padding each slot: bench/RESULTS.md.
 //
 // Spinning. A ticket holder spins a few microseconds before it parks, for a length adapted to
-// whether recent waits were satisfied while spinning (detail::queue_spin).
+// whether recent waits were satisfied while spinning (detail::queue_spin), then yields: 20 us of
+// yields that find nobody else to run, up to 1 ms while other threads take the CPU at them
+// (detail::spin_then_yield_to_others). When threads outnumber cores a ticket holder mostly waits
+// for a preempted thread that holds its slot; sleeping then cost 2-3x in throughput at 4P4C and
+// 8P8C on two cores (futex waits, wakes and membarriers per item), yielding lets that thread run
+// (bench/RESULTS.md).
 //
 // try_push/try_pop. They look at the slot of the current tail (head) ticket and claim the ticket
 // with a CAS only when that slot is ready, so they never hold a ticket they would have to wait on.
@@ -467,7 +472,7 @@ class mpmc_queue {
           return detail::attempt::retry(x, spin.more());
         },
         detail::deadline::never(),
-        detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
+        detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield_to_others);
     tune_spin(spin);
     return !closed;
   }
@@ -517,7 +522,7 @@ class mpmc_queue {
           return detail::attempt::retry(g);
         },
         detail::deadline::never(),
-        detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
+        detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield_to_others);
     return result;
   }
 
@@ -672,8 +677,8 @@ class mpmc_queue {
             if (p == probe::ready || p == probe::closed) return detail::attempt::success();
             return detail::attempt::retry(g);
           },
-          dl,
-          detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
+          dl, detail::sharing_of<Wait>, detail::handshake::asymmetric,
+          detail::spin_then_yield_to_others);
       if (!go) return queue_status::timeout;
     }
   }
@@ -695,8 +700,8 @@ class mpmc_queue {
             if (p != probe::none && p != probe::busy) return detail::attempt::success();
             return detail::attempt::retry(g);
           },
-          dl,
-          detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
+          dl, detail::sharing_of<Wait>, detail::handshake::asymmetric,
+          detail::spin_then_yield_to_others);
       if (!go) return queue_status::timeout;
     }
   }
