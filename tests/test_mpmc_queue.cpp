@@ -94,7 +94,7 @@ TEST_CASE("capacities whose ring size overflows throw instead of corrupting memo
   using q = atomkit::mpmc_queue<std::uint64_t>;
   CHECK_THROWS_AS(q(~std::size_t{0}), std::invalid_argument);  // near SIZE_MAX, and its round-up
   CHECK_THROWS_AS(q(~std::size_t{0} - 1), std::invalid_argument);
-  CHECK_THROWS_AS(q(~std::size_t{0} - 60), std::invalid_argument);  // rounded up to a block: wraps
+  CHECK_THROWS_AS(q(~std::size_t{0} - 60), std::invalid_argument);  // (once rounded up: wrapped)
   CHECK_THROWS_AS(q((std::size_t{1} << 63) + 1), std::invalid_argument);
   // A slot of exactly 4 GiB (the element plus its 12 bytes of turn, sleepers and abandoned words):
   // 2^32 slots of 2^32 bytes is 2^64, which wrapped to 0.

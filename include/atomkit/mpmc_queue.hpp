@@ -6,7 +6,7 @@
 // Reference: docs/queues.md
 //
 // Algorithm. Two 64-bit ticket counters, tail_ (pushes) and head_ (pops), each on its own padded
-// line; tickets never wrap. Ticket t belongs to slot remap(t mod capacity) in lap t / capacity
+// line; tickets never wrap. Ticket t belongs to slot t mod capacity in lap t / capacity
 // (computed by multiplication: detail::invariant_divider, so any capacity works with no divide on
 // the hot path and the ring holds exactly `capacity` elements). Every slot carries a 32-bit turn
 // word, which is also the futex word its waiters sleep on, and its own sleepers count:
@@ -18,10 +18,11 @@
 // engine on that slot's word. Finishing a push stores the turn and wakes only that slot's sleepers,
 // with no system call when none sleeps (likewise a pop, for the producer of the next lap).
 //
-// Layout. Slots are padded to a power of two; inside each block of k*k slots (k slots per 128
-// bytes) the index is remapped by swapping its two log2(k)-bit digits, so consecutive tickets
-// land on different cache-line pairs (the ring is rounded up to a whole block; the extra slots are
-// never used). Why remapping rather than padding each slot: bench/RESULTS.md.
+// Layout. Slots are padded to a power of two (up to 128 bytes, so none straddles a line) and
+// consecutive tickets use adjacent slots: a consumer trailing its producer finds several elements
+// per cache line it fetches. Spreading consecutive tickets over different lines (as this queue
+// once did) halved 1P1C throughput and gained nothing at 2P2C-8P8C, on 2 cores and on 16
+// (bench/RESULTS.md).
 //
 // Spinning. A ticket holder spins a few microseconds before it parks, for a length adapted to
 // whether recent waits were satisfied while spinning (detail::queue_spin), then yields: 20 us of
@@ -123,16 +124,15 @@ class mpmc_queue {
   using value_type = T;
 
   explicit mpmc_queue(std::size_t capacity)
-      : cap_(checked_capacity(capacity)), physical_(physical_slots(capacity)),
-        div_(detail::invariant_divider(capacity)) {
+      : cap_(checked_capacity(capacity)), div_(detail::invariant_divider(capacity)) {
     ring_.allocate(ring_offset(), ring_bytes_for(capacity));
     slot* const ring = slots();
-    for (std::size_t i = 0; i < physical_; ++i) ::new (static_cast<void*>(&ring[i])) slot();
+    for (std::size_t i = 0; i < cap_; ++i) ::new (static_cast<void*>(&ring[i])) slot();
   }
 
   ~mpmc_queue() {
     slot* const ring = slots();
-    for (std::size_t i = 0; i < physical_; ++i) {
+    for (std::size_t i = 0; i < cap_; ++i) {
       // relaxed: the destructor runs after every other use of the queue (the caller's duty).
       if (ring[i].turn.load(std::memory_order_relaxed) & 1u) ring[i].data.destroy();
       ring[i].~slot();
@@ -221,7 +221,7 @@ class mpmc_queue {
     // sees the boundary sees the tail it came from. seq_cst keeps it before the flips below for
     // every observer.
     close_ticket_.store(before, std::memory_order_seq_cst);
-    for (std::size_t i = 0; i < physical_; ++i) {
+    for (std::size_t i = 0; i < cap_; ++i) {
       slot& s = slots()[i];
       // acq_rel: changes every turn word, so that a waiter that read the old value and did not
       // see close_ticket_ cannot sleep through this (its futex_wait finds the word changed).
@@ -276,9 +276,8 @@ class mpmc_queue {
   static std::size_t ring_bytes_for(std::size_t capacity) {
     if (capacity == 0) detail::invalid_argument("mpmc_queue", "capacity must be at least 1");
     if (capacity > max_capacity) detail::invalid_argument("mpmc_queue", "capacity too large");
-    // capacity <= 2^40 (checked above), so the round-up to whole blocks cannot wrap; the product
-    // with the slot size can (a slot is as large as T), and ring_bytes refuses that.
-    return detail::ring_bytes("mpmc_queue", physical_slots(capacity), sizeof(slot));
+    // The product with the slot size can wrap (a slot is as large as T): ring_bytes refuses that.
+    return detail::ring_bytes("mpmc_queue", capacity, sizeof(slot));
   }
   static constexpr std::size_t ring_offset() noexcept {
     return detail::trailing_offset<slot>(sizeof(mpmc_queue));
@@ -308,11 +307,6 @@ class mpmc_queue {
   static constexpr std::size_t slot_align =
       std::max(alignof(slot_fields), std::min(std::bit_ceil(sizeof(slot_fields)), detail::pad_size));
   struct alignas(slot_align) slot : slot_fields {};
-  // k slots share a 128-byte pair of lines; blocks of k*k slots are remapped (file comment).
-  static constexpr std::size_t per_pad = sizeof(slot) >= detail::pad_size ? 1 : detail::pad_size / sizeof(slot);
-  static constexpr unsigned digit = static_cast<unsigned>(std::countr_zero(per_pad));
-  static constexpr std::size_t block = per_pad * per_pad;
-  static_assert(std::has_single_bit(per_pad));
 
   enum class take { item, hole, closed };
   // What a try or timed form finds at the next ticket, without claiming it (probe_push/probe_pop).
@@ -333,25 +327,12 @@ class mpmc_queue {
     detail::atomic<std::uint32_t> sleepers{0};
   };
 
-  static std::size_t remap(std::uint64_t i) noexcept {
-    if constexpr (per_pad == 1) {
-      return static_cast<std::size_t>(i);
-    } else {
-      const std::uint64_t lo = i & (per_pad - 1);
-      const std::uint64_t mid = (i >> digit) & (per_pad - 1);
-      return static_cast<std::size_t>((i & ~std::uint64_t{block - 1}) | (lo << digit) | mid);
-    }
-  }
-
-  static constexpr std::size_t physical_slots(std::size_t capacity) noexcept {
-    return (capacity + block - 1) / block * block;
-  }
   [[nodiscard]] slot* slots() const noexcept { return ring_.get(this); }
 
   [[nodiscard]] where locate(std::uint64_t ticket) const noexcept {
     const std::uint64_t lap = div_.quotient(ticket);
     const std::uint64_t index = ticket - lap * cap_;
-    return {&slots()[remap(index)], (static_cast<std::uint32_t>(lap) << 1) & seq_mask};
+    return {&slots()[index], (static_cast<std::uint32_t>(lap) << 1) & seq_mask};
   }
 
   // Lap `a` comes strictly before lap `b`; laps are kept modulo 2^30 (they are never 2^29 apart).
@@ -717,7 +698,6 @@ class mpmc_queue {
   alignas(detail::pad_size) detail::atomic<std::uint64_t> close_ticket_{not_closed};
   detail::ring_storage<slot, Ring> ring_;  // heap, or right behind the object (queue_common.hpp)
   std::size_t cap_ = 0;
-  std::size_t physical_ = 0;
   detail::invariant_divider div_;
 };
 
