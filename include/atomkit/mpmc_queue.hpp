@@ -18,11 +18,11 @@
 // engine on that slot's word. Finishing a push stores the turn and wakes only that slot's sleepers,
 // with no system call when none sleeps (likewise a pop, for the producer of the next lap).
 //
-// Layout. Slots are padded to a power of two (up to 128 bytes, so none straddles a line) and
+// Layout. Slots are padded to a power of two (up to 128 bytes: a small one never straddles a line);
 // consecutive tickets use adjacent slots: a consumer trailing its producer finds several elements
 // per cache line it fetches. Spreading consecutive tickets over different lines (as this queue
-// once did) halved 1P1C throughput and gained nothing at 2P2C-8P8C, on 2 cores and on 16
-// (bench/RESULTS.md).
+// once did) cost half of 1P1C throughput on a 16-core host and a sixth on a 2-core one, and gained
+// nothing at 2P2C-8P8C on either (bench/RESULTS.md).
 //
 // Spinning. A ticket holder spins a few microseconds before it parks, for a length adapted to
 // whether recent waits were satisfied while spinning (detail::queue_spin), then yields: 20 us of
