@@ -25,12 +25,7 @@
 // nothing at 2P2C-8P8C on either (bench/RESULTS.md).
 //
 // Spinning. A ticket holder spins a few microseconds before it parks, for a length adapted to
-// whether recent waits were satisfied while spinning (detail::queue_spin), then yields: 20 us of
-// yields that find nobody else to run, up to 1 ms while other threads take the CPU at them
-// (detail::spin_then_yield_to_others). When threads outnumber cores a ticket holder mostly waits
-// for a preempted thread that holds its slot; sleeping then cost 2-3x in throughput at 4P4C and
-// 8P8C on two cores (futex waits, wakes and membarriers per item), yielding lets that thread run
-// (bench/RESULTS.md).
+// whether recent waits were satisfied while spinning (detail::queue_spin).
 //
 // try_push/try_pop. They look at the slot of the current tail (head) ticket and claim the ticket
 // with a CAS only when that slot is ready, so they never hold a ticket they would have to wait on.
@@ -453,7 +448,7 @@ class mpmc_queue {
           return detail::attempt::retry(x, spin.more());
         },
         detail::deadline::never(),
-        detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield_to_others);
+        detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
     tune_spin(spin);
     return !closed;
   }
@@ -503,7 +498,7 @@ class mpmc_queue {
           return detail::attempt::retry(g);
         },
         detail::deadline::never(),
-        detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield_to_others);
+        detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
     return result;
   }
 
@@ -658,8 +653,8 @@ class mpmc_queue {
             if (p == probe::ready || p == probe::closed) return detail::attempt::success();
             return detail::attempt::retry(g);
           },
-          dl, detail::sharing_of<Wait>, detail::handshake::asymmetric,
-          detail::spin_then_yield_to_others);
+          dl,
+          detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
       if (!go) return queue_status::timeout;
     }
   }
@@ -681,8 +676,8 @@ class mpmc_queue {
             if (p != probe::none && p != probe::busy) return detail::attempt::success();
             return detail::attempt::retry(g);
           },
-          dl, detail::sharing_of<Wait>, detail::handshake::asymmetric,
-          detail::spin_then_yield_to_others);
+          dl,
+          detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
       if (!go) return queue_status::timeout;
     }
   }

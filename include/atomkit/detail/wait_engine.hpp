@@ -6,8 +6,7 @@
 //   spin phase   try, then pause with bounded exponential backoff, until the budget is spent
 //                (skipped when the attempt says spinning is pointless, e.g. far back in a queue)
 //   yield phase  park with a wait_profile that asks for it: sched_yield() between tries, for a
-//                bounded time (optionally counting only the yields that gave the CPU to nobody:
-//                wait_profile::yield_cap_ns)
+//                bounded time
 //   busy policy  then sched_yield(), and spin again; never sleeps in the kernel
 //   park policy  then ++sleepers, heavy barrier, try, futex_wait(word, observed), --sleepers;
 //                after each wake-up, spin again before sleeping again
@@ -81,29 +80,13 @@ enum class handshake { asymmetric, symmetric };
 struct wait_profile {
   std::uint32_t spin_pauses = backoff::default_budget;  // pauses (with backoff) before yielding
   std::int64_t yield_ns = 0;  // park only: then sched_yield() for up to this long, then sleep
-  // If above yield_ns: the yield phase counts toward yield_ns only the yields that returned at
-  // once (no other thread wanted this CPU: the time is burnt), and ends at the latest after
-  // yield_cap_ns. A yield that handed the CPU to another thread burnt none of it, and while
-  // threads outnumber cores the partner a waiter needs is often among them: yielding then lets it
-  // run without the futex round trip and membarrier a sleep costs. An idle machine sees the same
-  // phase as without the cap.
-  std::int64_t yield_cap_ns = 0;
 };
-// A yield that took longer than this gave the CPU to another thread (sched_yield alone costs
-// well under a microsecond when nothing else is runnable).
-inline constexpr std::int64_t yield_handed_off_ns = 3'000;
 // A few backoff rounds (1+2+4+8+16 pauses), then up to 100 us of yields.
 inline constexpr wait_profile short_spin_then_yield{31, 100'000};
 // The default spin, then up to 20 us of yields: for the queues, whose partners on two cores are
 // often placed on one core after a parked hand-off (wake-affine); a yield hands that partner the
 // core at once, and lets the scheduler move one of them to the free core (bench/RESULTS.md).
 inline constexpr wait_profile spin_then_yield{backoff::default_budget, 20'000};
-// As spin_then_yield, and the yield phase goes on while other threads take the CPU at its yields,
-// up to 1 ms: for mpmc_queue's ticket holders, which, when threads outnumber cores, mostly wait
-// for a preempted partner (the producer or consumer holding the slot); a yield lets it run at a
-// fraction of the cost of a sleep, its membarrier and the partner's futex wake. On an idle
-// machine it burns no more than spin_then_yield (bench/RESULTS.md).
-inline constexpr wait_profile spin_then_yield_to_others{backoff::default_budget, 20'000, 1'000'000};
 // No spinning (it would only delay threads that need our CPU), then up to 100 us of yields.
 inline constexpr wait_profile yield_then_sleep{0, 100'000};
 
@@ -188,8 +171,7 @@ inline bool leave_sleepers(atomic<std::uint32_t>& sleepers) noexcept {
 inline constexpr wait_profile capped(const wait_profile& p) noexcept {
   const std::uint32_t spin = ATOMKIT_WAIT_MAX_SPIN;
   const std::int64_t yield = ATOMKIT_WAIT_MAX_YIELD_NS;
-  return {p.spin_pauses < spin ? p.spin_pauses : spin, p.yield_ns < yield ? p.yield_ns : yield,
-          p.yield_cap_ns < yield ? p.yield_cap_ns : yield};
+  return {p.spin_pauses < spin ? p.spin_pauses : spin, p.yield_ns < yield ? p.yield_ns : yield};
 }
 
 // Waits until try_once() reports done (returns true) or the deadline passes (returns false; one
@@ -225,19 +207,12 @@ bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, T
       yield_now();
     } else {
       if (profile.yield_ns > 0) {
-        // Yield phase, bounded by the profile's time (of yields that kept the CPU, when it has a
-        // cap: see wait_profile) and the caller's deadline.
-        const bool count_all = profile.yield_cap_ns <= profile.yield_ns;
-        std::int64_t t = deadline::now_ns();
-        const std::int64_t end = t + (count_all ? profile.yield_ns : profile.yield_cap_ns);
-        std::int64_t kept = 0;
+        // Yield phase, bounded by the profile's time and the caller's deadline.
+        const std::int64_t end = deadline::now_ns() + profile.yield_ns;
         do {
           yield_now();
           a = attempt_in(try_once, wait_phase::yield);
-          const std::int64_t now = deadline::now_ns();
-          if (count_all || now - t < yield_handed_off_ns) kept += now - t;
-          t = now;
-        } while (!a.done && kept < profile.yield_ns && t < end && !dl.passed());
+        } while (!a.done && deadline::now_ns() < end && !dl.passed());
         if (a.done) return true;
       }
       // Counted in `sleepers` only while asleep or about to sleep, so that releases made while
