@@ -26,6 +26,10 @@
 //
 // Spinning. A ticket holder spins a few microseconds before it parks, for a length adapted to
 // whether recent waits were satisfied while spinning (detail::queue_spin).
+// Oversubscription. A ticket holder the scheduler leaves off the CPU stalls its slot, and one lap
+// later every thread waits for it: with more threads than cores, throughput is set by how promptly
+// each holder runs (docs/queues.md). Waiters that yielded up to 1 ms before sleeping, rather than
+// 20 us, made that convoy more frequent in the benchmark (bench/RESULTS.md), so they do not.
 //
 // try_push/try_pop. They look at the slot of the current tail (head) ticket and claim the ticket
 // with a CAS only when that slot is ready, so they never hold a ticket they would have to wait on.
