@@ -21,11 +21,12 @@
 // Layout. Slots are padded to a power of two (up to 128 bytes: a small one never straddles a line);
 // consecutive tickets use adjacent slots: a consumer trailing its producer finds several elements
 // per cache line it fetches. Spreading consecutive tickets over different lines (as this queue
-// once did) cost half of 1P1C throughput on a 16-core host and a sixth on a 2-core one, and gained
-// nothing at 2P2C-8P8C on either (bench/RESULTS.md).
+// once did) cost half of 1P1C throughput on an idle 16-core host and up to a sixth on a 2-core
+// one, and gained nothing at 2P2C-8P8C on either (bench/RESULTS.md).
 //
 // Spinning. A ticket holder spins a few microseconds before it parks, for a length adapted to
 // whether recent waits were satisfied while spinning (detail::queue_spin).
+//
 // Oversubscription. A ticket holder the scheduler leaves off the CPU stalls its slot, and one lap
 // later every thread waits for it: with more threads than cores, throughput is set by how promptly
 // each holder runs (docs/queues.md). Waiters that yielded up to 1 ms before sleeping, rather than
