@@ -154,7 +154,7 @@ class basic_ticket_lock {
           if (serving == ticket) return detail::attempt::success();
           return detail::attempt::retry(gen, /*spin=*/ticket - serving == 1);
         },
-        detail::deadline::never(), detail::sharing_of<Wait>, handshake);
+        detail::deadline::never(), detail::sharing_of<Wait>, handshake, detail::next_in_line_spin);
   }
 
   bool try_lock_timed(const detail::deadline& dl) noexcept {
