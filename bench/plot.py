@@ -103,6 +103,27 @@ def is_reference(impl):
     return impl.startswith("bare ") or "(reference)" in impl
 
 
+# Locks that serve waiters strictly in arrival order. Each acquisition of such a lock waits for a
+# whole round of the queue, while a lock that lets the releasing thread take it again (barging)
+# serves most acquisitions with no wait and starves the others (its max and fairness show that):
+# their p99.9 figures measure different things. A FIFO atomkit lock's p99.9 is therefore also
+# set beside the best FIFO peer's (and the futex ring's, a bound rather than a peer).
+FIFO = ("atomkit::ticket_lock", "ck_spinlock_ticket", "futex ring (reference)")
+
+
+def p999_line(label, a_row, candidates, impls, threads):
+    cells = []
+    for n in threads:
+        a = a_row.get(n, {}).get("p999_ns")
+        bs = [(impls[p][n]["p999_ns"], p) for p in candidates if "p999_ns" in impls[p].get(n, {})]
+        if a is None or not bs:
+            cells.append("%12s" % "-")
+            continue
+        b, _ = min(bs)
+        cells.append("%12s" % ("%.2fx" % (a / b) if b > 0 else "-"))
+    return "    %-34s" % label[:34] + "".join(cells)
+
+
 def fmt_ns(v):
     for unit, div in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
         if v >= div:
@@ -196,17 +217,12 @@ def main():
             peers = [i for i in impls if not i.startswith("atomkit::") and not is_reference(i)]
             lines.append("  p99.9 / best peer's p99.9 (below 1: atomkit's tail is shorter)")
             for o in ours:
-                cells = []
-                for n in threads:
-                    a = impls[o].get(n, {}).get("p999_ns")
-                    bs = [(impls[p][n]["p999_ns"], p) for p in peers
-                          if "p999_ns" in impls[p].get(n, {})]
-                    if a is None or not bs:
-                        cells.append("%12s" % "-")
-                        continue
-                    b, _ = min(bs)
-                    cells.append("%12s" % ("%.2fx" % (a / b) if b > 0 else "-"))
-                lines.append("    %-34s" % o + "".join(cells))
+                lines.append(p999_line(o, impls[o], peers, impls, threads))
+            fifo_peers = [p for p in impls if p in FIFO and not p.startswith("atomkit::")]
+            for o in (o for o in ours if o in FIFO and fifo_peers):
+                for p in fifo_peers:
+                    lines.append(p999_line("%s / %s" % (o.replace("atomkit::", ""), p), impls[o],
+                                           [p], impls, threads))
             for n in threads:
                 bs = [(impls[p][n]["p999_ns"], p) for p in peers if "p999_ns" in impls[p].get(n, {})]
                 if bs:

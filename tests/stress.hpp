@@ -80,6 +80,47 @@ void run_threads(int n, F&& f) {
   for (auto& t : threads) t.join();
 }
 
+// Fails the test if `progress` stops moving for `limit` (a deadlock, livelock or lost wake-up):
+// prints what stalled, the value it stalled at, whatever `extra` adds (a lock's state, say) and the
+// seed, then ends the process, rather than letting CTest hang. Polls every 50 ms (the detector's
+// own interval, not synchronization). The detector runs from construction to destruction.
+class stall_detector {
+ public:
+  template <class Progress, class Extra = const char* (*)()>
+  stall_detector(const std::atomic<Progress>& progress, const char* what,
+                 Extra extra = [] { return ""; },
+                 std::chrono::seconds limit = std::chrono::seconds(10))
+      : thread_([this, &progress, what, extra, limit] {
+          auto last = progress.load(std::memory_order_relaxed);  // relaxed: a progress count only
+          auto last_change = std::chrono::steady_clock::now();
+          while (!finished_.load()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            const auto now = progress.load(std::memory_order_relaxed);  // relaxed: as above
+            if (now != last) {
+              last = now;
+              last_change = std::chrono::steady_clock::now();
+            } else if (std::chrono::steady_clock::now() - last_change > limit) {
+              std::fprintf(stderr, "STALL in %s: no progress for %lld s at %lld%s (seed %llu)\n",
+                           what, static_cast<long long>(limit.count()),
+                           static_cast<long long>(now), extra(),
+                           static_cast<unsigned long long>(seed()));
+              std::fflush(stderr);
+              std::_Exit(3);
+            }
+          }
+        }) {}
+  ~stall_detector() {
+    finished_.store(true);
+    thread_.join();
+  }
+  stall_detector(const stall_detector&) = delete;
+  stall_detector& operator=(const stall_detector&) = delete;
+
+ private:
+  std::atomic<bool> finished_{false};
+  std::thread thread_;  // last: started once finished_ exists
+};
+
 // CPU time of the whole process, in seconds.
 double process_cpu_seconds();
 

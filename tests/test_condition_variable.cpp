@@ -40,38 +40,6 @@ static_assert(std::is_standard_layout_v<atomkit::condition_variable>);
 
 namespace {
 
-// Fails the test (ends the process with the seed) if `progress` stops moving for 10 s.
-class stall_detector {
- public:
-  stall_detector(const std::atomic<long>& progress, const char* what)
-      : thread_([this, &progress, what] {
-          long last = -1;
-          auto last_change = std::chrono::steady_clock::now();
-          while (!finished_.load()) {
-            std::this_thread::sleep_for(50ms);  // the detector's polling interval only
-            const long now = progress.load(std::memory_order_relaxed);
-            if (now != last) {
-              last = now;
-              last_change = std::chrono::steady_clock::now();
-            } else if (std::chrono::steady_clock::now() - last_change > 10s) {
-              std::fprintf(stderr, "STALL in %s: no progress for 10 s at %ld (seed %llu)\n", what,
-                           now, static_cast<unsigned long long>(stress::seed()));
-              std::fflush(stderr);
-              std::_Exit(3);
-            }
-          }
-        }) {}
-  ~stall_detector() {
-    finished_.store(true);
-    thread_.join();
-  }
-  stall_detector(const stall_detector&) = delete;
-  stall_detector& operator=(const stall_detector&) = delete;
-
- private:
-  std::atomic<bool> finished_{false};
-  std::thread thread_;
-};
 
 // How a test takes the lock it passes to wait(): the lock itself, or a std::unique_lock over it.
 template <class Lock, bool Unique>
@@ -89,7 +57,7 @@ long ping_pong(long rounds, std::chrono::seconds budget) {
   std::atomic<long> progress{0};
   bool stop = false;  // guarded by lock
   const stress::time_box box(budget);
-  const stall_detector detector(progress, "ping-pong");
+  const stress::stall_detector detector(progress, "ping-pong");
   auto player = [&](long parity) {
     for (;;) {
       const auto ready = [&] { return (turn & 1) == parity || stop; };
@@ -264,7 +232,7 @@ TEST_CASE("notify_one wakes the longest waiter; with nobody waiting it does noth
     CHECK(cv.wait_for(g, 1ms) == std::cv_status::timeout);
   }
   std::atomic<long> progress{0};
-  const stall_detector detector(progress, "notify_one order");
+  const stress::stall_detector detector(progress, "notify_one order");
   std::vector<int> order;  // guarded by m
   std::atomic<int> arrived{0};
   std::vector<std::thread> threads;
@@ -304,7 +272,7 @@ TEST_CASE("time-outs mixed with notifies never swallow a wake-up") {
   long items = 0;  // guarded by m
   bool closed = false;  // guarded by m
   std::atomic<long> consumed{0};
-  const stall_detector detector(consumed, "time-outs mixed with notifies");
+  const stress::stall_detector detector(consumed, "time-outs mixed with notifies");
   const long total = static_cast<long>(stress::scaled(20000));
   const stress::time_box box(4s);
   std::vector<std::thread> threads;
@@ -361,7 +329,7 @@ TEST_CASE("untimed waiters with notify_one only: every item is taken") {
   long items = 0;  // guarded by m
   bool closed = false;
   std::atomic<long> progress{0};
-  const stall_detector detector(progress, "notify_one only");
+  const stress::stall_detector detector(progress, "notify_one only");
   const long total = static_cast<long>(stress::scaled(20000));
   std::vector<std::thread> threads;
   threads.reserve(8);

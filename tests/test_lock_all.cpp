@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -286,24 +287,8 @@ TEST_CASE("deadlock-free under random subsets and orders, 2 to 16 threads, mixed
   long typed_count = 0;
 
   std::atomic<long> progress{0};
-  std::atomic<bool> finished{false};
-  std::thread watchdog([&] {
-    long last = -1;
-    auto last_change = std::chrono::steady_clock::now();
-    while (!finished.load()) {
-      std::this_thread::sleep_for(50ms);  // polling interval of the detector, not synchronization
-      const long now = progress.load(std::memory_order_relaxed);
-      if (now != last) {
-        last = now;
-        last_change = std::chrono::steady_clock::now();
-      } else if (std::chrono::steady_clock::now() - last_change > 10s) {
-        std::fprintf(stderr, "STALL: no acquisition for 10 s (deadlock or livelock), seed %llu\n",
-                     static_cast<unsigned long long>(stress::seed()));
-        std::fflush(stderr);
-        std::_Exit(3);
-      }
-    }
-  });
+  std::optional<stress::stall_detector> detector;
+  detector.emplace(progress, "lock_all (acquisitions; deadlock or livelock)");
 
   long expected = 0;
   long expected_typed = 0;
@@ -369,8 +354,7 @@ TEST_CASE("deadlock-free under random subsets and orders, 2 to 16 threads, mixed
     for (const long t : typed) expected_typed += t;
     MESSAGE(threads << " threads: " << progress.load() << " acquisitions so far");
   }
-  finished.store(true);
-  watchdog.join();
+  detector.reset();
   long sum = 0;
   for (const auto& l : locks) {
     CHECK(is_free(*l));

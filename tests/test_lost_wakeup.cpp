@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace {
@@ -47,28 +48,11 @@ long ping_pong(long rounds, std::chrono::seconds budget) {
       cv.notify_one();
     }
   };
-  // The watchdog: a round trip takes microseconds; several seconds without one is a hang (the
-  // old code hung with the lock free and one waiter asleep in futex_wait).
-  std::atomic<bool> finished{false};
-  std::thread watchdog([&] {
-    long last = -1;
-    auto last_change = std::chrono::steady_clock::now();
-    while (!finished.load()) {
-      std::this_thread::sleep_for(50ms);  // polling interval of the detector, not synchronization
-      const long now = progress.load(std::memory_order_relaxed);
-      if (now != last) {
-        last = now;
-        last_change = std::chrono::steady_clock::now();
-      } else if (std::chrono::steady_clock::now() - last_change > 10s) {
-        std::fprintf(stderr,
-                     "STALL: no round trip for 10 s after %ld half-rounds; lock %s (seed %llu)\n",
-                     now, lock.try_lock() ? "free" : "held",
-                     static_cast<unsigned long long>(stress::seed()));
-        std::fflush(stderr);
-        std::_Exit(3);  // the players are stuck: fail the test now rather than hang CTest
-      }
-    }
-  });
+  // A round trip takes microseconds; 10 s without one is a hang (the old code hung with the lock
+  // free and one waiter asleep in futex_wait).
+  std::optional<stress::stall_detector> detector;
+  detector.emplace(progress, "ping-pong (half-rounds)",
+                   [&lock] { return lock.try_lock() ? "; lock free" : "; lock held"; });
   {
     std::thread pong(player, 1);
     player(0);
@@ -79,8 +63,7 @@ long ping_pong(long rounds, std::chrono::seconds budget) {
     cv.notify_all();
     pong.join();
   }
-  finished.store(true);
-  watchdog.join();
+  detector.reset();
   return progress.load() / 2;
 }
 

@@ -68,6 +68,24 @@
 #include <type_traits>
 #include <utility>
 
+// Readers on x86-64 copy the payload with 16-byte SSE2 loads issued from inline assembly instead
+// of one 8-byte atomic load per word: a 32-byte load then costs what a plain copy costs, where
+// the atomic words (which the compiler reassembles into T) cost about twice that
+// (bench/RESULTS.md). It is sound on x86-64 because loads are not reordered with other loads
+// (TSO): the vector loads stay between the two sequence loads, and if any byte they read came from
+// a writer's payload store, that writer's earlier odd sequence store is visible to the second
+// sequence load, which then differs. Torn bytes are discarded exactly as in the atomic form. The
+// loads are opaque to the compiler, so they are no data race in the C++ memory model. Builds
+// that must see every access (ThreadSanitizer, model checks through ATOMKIT_ATOMIC_TEMPLATE) and
+// other architectures use the portable atomic loads.
+#if defined(__x86_64__) && defined(__SSE2__) && !ATOMKIT_TSAN && !defined(ATOMKIT_ATOMIC_TEMPLATE) && \
+    !defined(ATOMKIT_SEQLOCK_PORTABLE_READ)
+#define ATOMKIT_DETAIL_SEQLOCK_VECTOR_READ 1
+#include <immintrin.h>
+#else
+#define ATOMKIT_DETAIL_SEQLOCK_VECTOR_READ 0
+#endif
+
 namespace atomkit {
 
 namespace detail {
@@ -143,6 +161,10 @@ class alignas(detail::pad_size) seqlock {
     std::uint64_t w[word_count];
   };
   static_assert(detail::atomic<std::uint64_t>::is_always_lock_free);
+#if ATOMKIT_DETAIL_SEQLOCK_VECTOR_READ
+  // The vector loads read two adjacent words as 16 bytes: an atomic word must be just its value.
+  static_assert(sizeof(detail::atomic<std::uint64_t>) == sizeof(std::uint64_t));
+#endif
 
   static words to_words(const T& value) noexcept {
     words v{};  // a short T leaves the tail of the last word zero
@@ -188,13 +210,53 @@ class alignas(detail::pad_size) seqlock {
   }
 
   void read_words(words& v) const noexcept {
+#if ATOMKIT_DETAIL_SEQLOCK_VECTOR_READ
+    read_from<0>(v);  // x86-64: the payload in vector loads (see the macro)
+#else
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       // acquire: pairs with the release store of each word in write_words(): reading a value of
       // a writer makes its odd sequence store visible to the caller's second sequence load, and
       // keeps that load below these.
       ((v.w[I] = data_[I].load(std::memory_order_acquire)), ...);
     }(std::make_index_sequence<word_count>{});
+#endif
   }
+
+#if ATOMKIT_DETAIL_SEQLOCK_VECTOR_READ
+  // Words I.. in the widest loads available: 32 bytes with AVX, else 16, an odd last word alone.
+  // Each chunk lands in v with one store of its own width, so the caller's copy of v into T (which
+  // the compiler makes with loads of the same width) is forwarded from those stores.
+  template <std::size_t I>
+  void read_from(words& v) const noexcept {
+    if constexpr (I == word_count) {
+      return;
+#if defined(__AVX__)
+    } else if constexpr (word_count - I >= 4) {
+      read_chunk<__m256i>(v, I);
+      read_from<I + 4>(v);
+#endif
+    } else if constexpr (word_count - I >= 2) {
+      read_chunk<__m128i>(v, I);
+      read_from<I + 2>(v);
+    } else {
+      // acquire: as in the portable form (an atomic word; keeps the second sequence load below).
+      v.w[I] = data_[I].load(std::memory_order_acquire);
+    }
+  }
+  // One vector load of the words at i. The "memory" clobber keeps the compiler from moving the
+  // caller's sequence loads across it; the processor keeps loads in order (x86 TSO).
+  template <class Vec>
+  void read_chunk(words& v, std::size_t i) const noexcept {
+    Vec x;
+    using bytes = unsigned char[sizeof(Vec)];
+#if defined(__AVX__)
+    asm volatile("vmovdqu %1, %0" : "=x"(x) : "m"(*reinterpret_cast<const bytes*>(&data_[i])) : "memory");
+#else
+    asm volatile("movdqu %1, %0" : "=x"(x) : "m"(*reinterpret_cast<const bytes*>(&data_[i])) : "memory");
+#endif
+    std::memcpy(&v.w[i], &x, sizeof x);
+  }
+#endif
 
   // Opens a write section: the sequence becomes odd. Caller holds writer_.
   std::uint64_t open_write() noexcept {

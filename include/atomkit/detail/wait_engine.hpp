@@ -80,6 +80,7 @@ enum class handshake { asymmetric, symmetric };
 struct wait_profile {
   std::uint32_t spin_pauses = backoff::default_budget;  // pauses (with backoff) before yielding
   std::int64_t yield_ns = 0;  // park only: then sched_yield() for up to this long, then sleep
+  std::uint32_t max_round = backoff::max_round;  // the longest backoff round (a power of two)
 };
 // A few backoff rounds (1+2+4+8+16 pauses), then up to 100 us of yields.
 inline constexpr wait_profile short_spin_then_yield{31, 100'000};
@@ -89,6 +90,18 @@ inline constexpr wait_profile short_spin_then_yield{31, 100'000};
 inline constexpr wait_profile spin_then_yield{backoff::default_budget, 20'000};
 // No spinning (it would only delay threads that need our CPU), then up to 100 us of yields.
 inline constexpr wait_profile yield_then_sleep{0, 100'000};
+// The one waiter of a FIFO lock whose turn is next (ticket_lock): the default budget in rounds of
+// at most 16 pauses, so that it sees the release within a fraction of a microsecond (only that
+// waiter spins, so probing more often adds no traffic from a crowd; with rounds of up to 64 pauses
+// its 2-thread hand-off p99.9 was about twice as long), then up to 20 us of yields before it
+// sleeps. The yields matter when threads outnumber cores: the holder the waiter needs is often
+// runnable on the waiter's own CPU (woken there by the last hand-off), and a yield lets it run and
+// release for the price of a sched_yield, where a sleep cost a futex round trip per hand-off and
+// let the two threads still running take turns alone (bench/RESULTS.md, "ticket_lock: the next in
+// line yields before it sleeps").
+inline constexpr wait_profile next_in_line_spin{
+    .spin_pauses = backoff::default_budget, .yield_ns = 20'000, .max_round = 16};
+static_assert(backoff::valid_cap(next_in_line_spin.max_round));
 
 // What one attempt of a waiter found.
 struct attempt {
@@ -171,7 +184,8 @@ inline bool leave_sleepers(atomic<std::uint32_t>& sleepers) noexcept {
 inline constexpr wait_profile capped(const wait_profile& p) noexcept {
   const std::uint32_t spin = ATOMKIT_WAIT_MAX_SPIN;
   const std::int64_t yield = ATOMKIT_WAIT_MAX_YIELD_NS;
-  return {p.spin_pauses < spin ? p.spin_pauses : spin, p.yield_ns < yield ? p.yield_ns : yield};
+  return {p.spin_pauses < spin ? p.spin_pauses : spin, p.yield_ns < yield ? p.yield_ns : yield,
+          p.max_round};
 }
 
 // Waits until try_once() reports done (returns true) or the deadline passes (returns false; one
@@ -195,7 +209,7 @@ bool await(const atomic<std::uint32_t>& word, atomic<std::uint32_t>& sleepers, T
   for (;;) {
     // Spin phase: at the start, and again after each wake-up when the attempt says spinning is
     // worth it (a woken waiter usually finds its condition true within microseconds).
-    backoff spin(profile.spin_pauses);
+    backoff spin(profile.spin_pauses, profile.max_round);
     attempt a = attempt_in(try_once, wait_phase::spin);
     while (!a.done && a.spin && spin.pause()) {
       if (dl.passed()) break;
