@@ -14,7 +14,10 @@
 // Waiting. A producer on a full ring sleeps on the producers' watch word (a generation that a pop
 // advances only when somebody sleeps there), a consumer on an empty ring on the consumers' one;
 // both through the waiting engine (brief spin, then futex), so a push or pop makes no system call
-// when the other side is awake.
+// when the other side is awake. Each side adapts its spin (detail::queue_spin): a wait that ended
+// while spinning lengthens the next spin, a wait that had to yield or sleep halves it, so a
+// producer and consumer that share one core (as the scheduler often places them) hand it over
+// after a few pauses instead of spinning out the engine's whole budget (next_spin_limit).
 //
 // close() may be called from any thread, so a push racing with it must either fail or be seen by
 // the consumer before the consumer reports `closed`. The producer marks itself in_push_ (a plain
