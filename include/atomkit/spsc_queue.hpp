@@ -275,8 +275,7 @@ class spsc_queue {
 
   template <class V>
   queue_status push_impl(V& v, const detail::deadline& dl, bool may_wait) noexcept {
-    // Everything the fast path needs is read into locals before the handshake's compiler barrier,
-    // which would otherwise make the compiler read the members again after it.
+    // The members the fast path uses are read once, before the handshake's compiler barrier.
     const std::uint32_t t = p_.pos;
     const std::uint32_t i = p_.index;
     const std::uint32_t cap = cap_;
