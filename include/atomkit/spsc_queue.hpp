@@ -14,7 +14,10 @@
 // Waiting. A producer on a full ring sleeps on the producers' watch word (a generation that a pop
 // advances only when somebody sleeps there), a consumer on an empty ring on the consumers' one;
 // both through the waiting engine (brief spin, then futex), so a push or pop makes no system call
-// when the other side is awake.
+// when the other side is awake. Each side adapts its spin (detail::queue_spin): a wait that ended
+// while spinning lengthens the next spin, a wait that had to yield or sleep halves it, so a
+// producer and consumer that share one core (as the scheduler often places them) hand it over
+// after a few pauses instead of spinning out the engine's whole budget (next_spin_limit).
 //
 // close() may be called from any thread, so a push racing with it must either fail or be seen by
 // the consumer before the consumer reports `closed`. The producer marks itself in_push_ (a plain
@@ -272,11 +275,15 @@ class spsc_queue {
 
   template <class V>
   queue_status push_impl(V& v, const detail::deadline& dl, bool may_wait) noexcept {
+    // The members the fast path uses are read once, before the handshake's compiler barrier.
     const std::uint32_t t = p_.pos;
-    if (ATOMKIT_UNLIKELY(t - p_.other == cap_)) {
+    const std::uint32_t i = p_.index;
+    const std::uint32_t cap = cap_;
+    cell* const cells = ring_.get(this);
+    if (ATOMKIT_UNLIKELY(t - p_.other == cap)) {
       // acquire: pairs with the consumer's release store of head_: its reads of the cell are done.
       p_.other = head_.load(std::memory_order_acquire);
-      if (t - p_.other == cap_) {
+      if (t - p_.other == cap) {
         // acquire: pairs with close(); a closed queue reports closed rather than full.
         if (closed_.load(std::memory_order_acquire)) return queue_status::closed;
         if (!may_wait) return queue_status::full;
@@ -289,35 +296,52 @@ class spsc_queue {
     in_push_.store(1, std::memory_order_relaxed);
     detail::light_barrier(detail::symmetric_handshake<Wait>);
     // relaxed: the handshake above orders it; a push that misses a racing close is waited for.
-    if (ATOMKIT_UNLIKELY(closed_.load(std::memory_order_relaxed) != 0)) {
-      // release: the consumer's acquire load of in_push_ sees nothing more will come.
-      in_push_.store(0, std::memory_order_release);
-      detail::notify_generation<Wait>(cons_watch_.generation, cons_watch_.sleepers,
-                                      detail::wake_all_count,
-                          detail::sharing_of<Wait>);
-      return queue_status::closed;
-    }
+    if (ATOMKIT_UNLIKELY(closed_.load(std::memory_order_relaxed) != 0)) return push_closed();
     if constexpr (std::is_same_v<V, T>) {
-      ring_.get(this)[p_.index].construct(std::move(v));
+      cells[i].construct(std::move(v));
     } else {
-      ring_.get(this)[p_.index].construct(v);  // const T&, nothrow copy
+      cells[i].construct(v);  // const T&, nothrow copy
     }
     // release: publishes the element to the consumer's acquire load of tail_.
     tail_.store(t + 1, std::memory_order_release);
     // release: the consumer that reads 0 here (acquire) also sees the tail_ store above.
     in_push_.store(0, std::memory_order_release);
     p_.pos = t + 1;
-    p_.index = p_.index + 1 == cap_ ? 0 : p_.index + 1;
+    p_.index = i + 1 == cap ? 0 : i + 1;
     wake_partner(cons_watch_);
     return queue_status::success;
   }
 
+  // A push that found the queue closed after marking itself: withdraw the mark, and wake a
+  // consumer that may be waiting for this push to land or give up (drained_or_element).
+  ATOMKIT_NOINLINE queue_status push_closed() noexcept {
+    // release: the consumer's acquire load of in_push_ sees nothing more will come.
+    in_push_.store(0, std::memory_order_release);
+    detail::notify_generation<Wait>(cons_watch_.generation, cons_watch_.sleepers,
+                                    detail::wake_all_count, detail::sharing_of<Wait>);
+    return queue_status::closed;
+  }
+
+  // A waiter's spin limit for its next wait (detail::queue_spin): grown when this wait ended
+  // while it spun, halved when it had to yield or sleep. queue_spin alone counts a wait that the
+  // engine's spin budget ended before the limit as satisfied, so with 1P1C on one core (a
+  // parked hand-off puts both there) the limit only grew, and every wait spun the whole budget
+  // (about 6 us) before yielding to the partner it waited for (bench/RESULTS.md).
+  static std::uint32_t next_spin_limit(const detail::queue_spin& spin, std::uint32_t limit,
+                                       bool spun_out) noexcept {
+    if (!spun_out) return spin.next_limit();
+    return limit / 2 > detail::queue_spin::min_attempts ? limit / 2
+                                                        : detail::queue_spin::min_attempts;
+  }
+
   ATOMKIT_NOINLINE queue_status wait_room(std::uint32_t t, const detail::deadline& dl) noexcept {
     bool closed = false;
+    bool spun_out = false;  // an attempt ran after the spin phase
     detail::queue_spin spin(p_.spin_limit);
     const bool ok = detail::await<Wait>(
         prod_watch_.generation, prod_watch_.sleepers,
         [&](detail::wait_phase phase) {
+          spun_out = spun_out || phase != detail::wait_phase::spin;
           // acquire: pairs with the release bump in wake_partner / wake_all.
           const std::uint32_t g = prod_watch_.generation.load(std::memory_order_acquire);
           record(prod_watch_, g, phase == detail::wait_phase::sleep);
@@ -333,7 +357,7 @@ class spsc_queue {
         },
         dl,
         detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
-    p_.spin_limit = spin.next_limit();
+    p_.spin_limit = next_spin_limit(spin, p_.spin_limit, spun_out);
     if (!ok) return queue_status::timeout;
     return closed ? queue_status::closed : queue_status::success;
   }
@@ -342,6 +366,9 @@ class spsc_queue {
     static_assert(std::is_nothrow_move_assignable_v<T>,
                   "atomkit::spsc_queue<T>::pop: T's move assignment must be noexcept");
     const std::uint32_t h = c_.pos;
+    const std::uint32_t i = c_.index;
+    const std::uint32_t cap = cap_;
+    cell* const cells = ring_.get(this);
     if (ATOMKIT_UNLIKELY(h == c_.other)) {
       // acquire: pairs with the producer's release store of tail_: the element is visible.
       c_.other = tail_.load(std::memory_order_acquire);
@@ -350,13 +377,13 @@ class spsc_queue {
         if (r != queue_status::success) return r;
       }
     }
-    T* p = ring_.get(this)[c_.index].get();
+    T* p = cells[i].get();
     out = std::move(*p);
     p->~T();
     // release: pairs with the producer's acquire load of head_: our reads happen before its write.
     head_.store(h + 1, std::memory_order_release);
     c_.pos = h + 1;
-    c_.index = c_.index + 1 == cap_ ? 0 : c_.index + 1;
+    c_.index = i + 1 == cap ? 0 : i + 1;
     wake_partner(prod_watch_);
     return queue_status::success;
   }
@@ -369,10 +396,12 @@ class spsc_queue {
       if (closed_.load(std::memory_order_acquire)) return drained_or_element(h, dl, may_wait);
       if (!may_wait) return queue_status::empty;
       bool closed = false;
+      bool spun_out = false;  // an attempt ran after the spin phase
       detail::queue_spin spin(c_.spin_limit);
       const bool ok = detail::await<Wait>(
           cons_watch_.generation, cons_watch_.sleepers,
           [&](detail::wait_phase phase) {
+            spun_out = spun_out || phase != detail::wait_phase::spin;
             // acquire: pairs with the release bump in wake_partner / wake_all.
             const std::uint32_t g = cons_watch_.generation.load(std::memory_order_acquire);
             record(cons_watch_, g, phase == detail::wait_phase::sleep);
@@ -388,7 +417,7 @@ class spsc_queue {
           },
           dl,
           detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
-      c_.spin_limit = spin.next_limit();
+      c_.spin_limit = next_spin_limit(spin, c_.spin_limit, spun_out);
       if (!ok) return queue_status::timeout;
       if (!closed) return queue_status::success;
     }
