@@ -441,7 +441,8 @@ class mpmc_queue {
     detail::queue_spin spin(spin_limit_.load(std::memory_order_relaxed));
     detail::await<Wait>(
         s.turn, s.sleepers,
-        [&] {
+        [&](detail::wait_phase phase) {
+          spin.saw(phase);
           // acquire: pairs with the other side's release store of the turn (see fill()), so the
           // element (or the emptied slot) that store published is visible.
           const std::uint32_t x = s.turn.load(std::memory_order_acquire);

@@ -17,7 +17,7 @@
 // when the other side is awake. Each side adapts its spin (detail::queue_spin): a wait that ended
 // while spinning lengthens the next spin, a wait that had to yield or sleep halves it, so a
 // producer and consumer that share one core (as the scheduler often places them) hand it over
-// after a few pauses instead of spinning out the engine's whole budget (next_spin_limit).
+// after a few pauses instead of spinning out the engine's whole budget.
 //
 // close() may be called from any thread, so a push racing with it must either fail or be seen by
 // the consumer before the consumer reports `closed`. The producer marks itself in_push_ (a plain
@@ -322,26 +322,13 @@ class spsc_queue {
     return queue_status::closed;
   }
 
-  // A waiter's spin limit for its next wait (detail::queue_spin): grown when this wait ended
-  // while it spun, halved when it had to yield or sleep. queue_spin alone counts a wait that the
-  // engine's spin budget ended before the limit as satisfied, so with 1P1C on one core (a
-  // parked hand-off puts both there) the limit only grew, and every wait spun the whole budget
-  // (about 6 us) before yielding to the partner it waited for (bench/RESULTS.md).
-  static std::uint32_t next_spin_limit(const detail::queue_spin& spin, std::uint32_t limit,
-                                       bool spun_out) noexcept {
-    if (!spun_out) return spin.next_limit();
-    return limit / 2 > detail::queue_spin::min_attempts ? limit / 2
-                                                        : detail::queue_spin::min_attempts;
-  }
-
   ATOMKIT_NOINLINE queue_status wait_room(std::uint32_t t, const detail::deadline& dl) noexcept {
     bool closed = false;
-    bool spun_out = false;  // an attempt ran after the spin phase
     detail::queue_spin spin(p_.spin_limit);
     const bool ok = detail::await<Wait>(
         prod_watch_.generation, prod_watch_.sleepers,
         [&](detail::wait_phase phase) {
-          spun_out = spun_out || phase != detail::wait_phase::spin;
+          spin.saw(phase);
           // acquire: pairs with the release bump in wake_partner / wake_all.
           const std::uint32_t g = prod_watch_.generation.load(std::memory_order_acquire);
           record(prod_watch_, g, phase == detail::wait_phase::sleep);
@@ -357,7 +344,7 @@ class spsc_queue {
         },
         dl,
         detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
-    p_.spin_limit = next_spin_limit(spin, p_.spin_limit, spun_out);
+    p_.spin_limit = spin.next_limit();
     if (!ok) return queue_status::timeout;
     return closed ? queue_status::closed : queue_status::success;
   }
@@ -396,12 +383,11 @@ class spsc_queue {
       if (closed_.load(std::memory_order_acquire)) return drained_or_element(h, dl, may_wait);
       if (!may_wait) return queue_status::empty;
       bool closed = false;
-      bool spun_out = false;  // an attempt ran after the spin phase
       detail::queue_spin spin(c_.spin_limit);
       const bool ok = detail::await<Wait>(
           cons_watch_.generation, cons_watch_.sleepers,
           [&](detail::wait_phase phase) {
-            spun_out = spun_out || phase != detail::wait_phase::spin;
+            spin.saw(phase);
             // acquire: pairs with the release bump in wake_partner / wake_all.
             const std::uint32_t g = cons_watch_.generation.load(std::memory_order_acquire);
             record(cons_watch_, g, phase == detail::wait_phase::sleep);
@@ -417,7 +403,7 @@ class spsc_queue {
           },
           dl,
           detail::sharing_of<Wait>, detail::handshake::asymmetric, detail::spin_then_yield);
-      c_.spin_limit = next_spin_limit(spin, c_.spin_limit, spun_out);
+      c_.spin_limit = spin.next_limit();
       if (!ok) return queue_status::timeout;
       if (!closed) return queue_status::success;
     }

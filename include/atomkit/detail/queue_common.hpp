@@ -5,6 +5,7 @@
 
 #include <atomkit/detail/config.hpp>
 #include <atomkit/detail/error.hpp>
+#include <atomkit/detail/wait_engine.hpp>
 
 #include <bit>
 #include <cstddef>
@@ -70,7 +71,11 @@ struct element_storage {
 
 // How long a queue waiter spins before it parks (park) or yields (busy), adapted to what recent
 // waits found, in the manner of glibc's adaptive mutexes: a wait satisfied while spinning
-// lengthens the next spin by one attempt, a wait that had to park halves it. The partner a queue
+// lengthens the next spin by one attempt, a wait that had to yield or park halves it. Whether it
+// had to is told by the engine (saw(phase), called by every attempt): the engine's own spin
+// budget may end the spin before this limit does, and such a wait, counted as satisfied, made
+// the limit only grow, so that a producer and consumer sharing a core spun out the whole budget
+// (about 6 us) before each hand-over (bench/RESULTS.md, spsc_queue 1P1C). The partner a queue
 // waiter waits for is on another core (then a short spin hands the element over without a system
 // call) or, when threads outnumber cores, often on this one (then spinning only delays it).
 // Attempts are rounds of the engine's backoff; the engine's own budget may end the spin first,
@@ -83,17 +88,20 @@ class queue_spin {
   static constexpr std::uint32_t initial_attempts = 12;
 
   explicit queue_spin(std::uint32_t limit) noexcept : limit_(limit) {}
+  // Called at the start of every attempt, with the phase the engine runs it in.
+  void saw(wait_phase phase) noexcept { spun_out_ = spun_out_ || phase != wait_phase::spin; }
   // Called by try_once when its condition is false: may the waiter spin once more?
   bool more() noexcept { return ++n_ < limit_; }
-  // The limit for the next wait, given whether this one was satisfied before it stopped spinning.
+  // The limit for the next wait: longer if this one was satisfied while spinning, else halved.
   [[nodiscard]] std::uint32_t next_limit() const noexcept {
-    if (n_ < limit_) return limit_ < max_attempts ? limit_ + 1 : max_attempts;
+    if (!spun_out_ && n_ < limit_) return limit_ < max_attempts ? limit_ + 1 : max_attempts;
     return limit_ / 2 > min_attempts ? limit_ / 2 : min_attempts;
   }
 
  private:
   std::uint32_t limit_;
   std::uint32_t n_ = 0;
+  bool spun_out_ = false;  // an attempt ran after the spin phase (yield or sleep)
 };
 
 // The size in bytes of a ring of `count` elements of `size` bytes, refused (invalid_argument) when
