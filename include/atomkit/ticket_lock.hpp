@@ -4,10 +4,9 @@
 // Reference: docs/locks.md
 //
 // lock() takes a ticket with one fetch_add and is served strictly in ticket order. Only the next
-// thread in line spins (then yields for up to 20 us, then sleeps: detail::next_in_line_spin);
-// threads further back sleep at once on a slot of their own (ticket modulo slot_count), so the
-// cores are not burnt by waiters whose turn is far off. Each unlock wakes the new owner, and only
-// if it sleeps.
+// thread in line spins; every waiter then yields for up to 20 us and sleeps on a slot of its own
+// (ticket modulo slot_count: detail::ticket_wait), so the cores are not burnt by waiters whose
+// turn is far off. Each unlock wakes the new owner, and only if it sleeps.
 //
 // More threads than cores. A FIFO lock is fair to the threads in its queue only: a thread that
 // released the lock and has not yet taken its next ticket gets no turns while it is away, and a
@@ -15,8 +14,8 @@
 // its CPU on the way out of the system call). unlock() therefore wakes nobody but a sleeping new
 // owner: it no longer wakes the thread after it ahead of time (that wake, made after the release,
 // cost the releaser its place, and the woken thread spun on a core the holder needed; the
-// measurements are in bench/RESULTS.md). The next in line yields before it sleeps: a holder it
-// waits for is often runnable on its own CPU, and a sleep there cost a futex round trip per
+// measurements are in bench/RESULTS.md). Waiters yield before they sleep: a holder they wait
+// for is often runnable on their own CPU, and a sleep there cost a futex round trip per
 // hand-off while the two threads still running took turns alone (fairness 0.78-0.82 at 4 threads
 // on two cores; with the yields 1.00, and 10x the hand-offs). What the lock cannot prevent is in
 // docs/locks.md ("Fairness with more threads than cores").
@@ -158,7 +157,7 @@ class basic_ticket_lock {
           if (serving == ticket) return detail::attempt::success();
           return detail::attempt::retry(gen, /*spin=*/ticket - serving == 1);
         },
-        detail::deadline::never(), detail::sharing_of<Wait>, handshake, detail::next_in_line_spin);
+        detail::deadline::never(), detail::sharing_of<Wait>, handshake, detail::ticket_wait);
   }
 
   bool try_lock_timed(const detail::deadline& dl) noexcept {

@@ -90,18 +90,18 @@ inline constexpr wait_profile short_spin_then_yield{31, 100'000};
 inline constexpr wait_profile spin_then_yield{backoff::default_budget, 20'000};
 // No spinning (it would only delay threads that need our CPU), then up to 100 us of yields.
 inline constexpr wait_profile yield_then_sleep{0, 100'000};
-// The one waiter of a FIFO lock whose turn is next (ticket_lock): the default budget in rounds of
-// at most 16 pauses, so that it sees the release within a fraction of a microsecond (only that
-// waiter spins, so probing more often adds no traffic from a crowd; with rounds of up to 64 pauses
-// its 2-thread hand-off p99.9 was about twice as long), then up to 20 us of yields before it
-// sleeps. The yields matter when threads outnumber cores: the holder the waiter needs is often
-// runnable on the waiter's own CPU (woken there by the last hand-off), and a yield lets it run and
-// release for the price of a sched_yield, where a sleep cost a futex round trip per hand-off and
-// let the two threads still running take turns alone (bench/RESULTS.md, "ticket_lock: the next in
-// line yields before it sleeps").
-inline constexpr wait_profile next_in_line_spin{
+// ticket_lock's waiters. The one whose turn is next spins the default budget in rounds of at most
+// 16 pauses, so that it sees the release within a fraction of a microsecond (only that waiter
+// spins, so probing more often adds no traffic from a crowd; with rounds of up to 64 pauses its
+// 2-thread hand-off p99.9 was about twice as long). Then every waiter (those further back skip
+// the spin) yields for up to 20 us before it sleeps. The yields matter when threads outnumber
+// cores: the holder a waiter needs is often runnable on the waiter's own CPU (woken there by the
+// last hand-off), and a yield lets it run and release for the price of a sched_yield, where a
+// sleep cost a futex round trip per hand-off and let the two threads still running take turns
+// alone (bench/RESULTS.md, "ticket_lock: its waiters yield before they sleep").
+inline constexpr wait_profile ticket_wait{
     .spin_pauses = backoff::default_budget, .yield_ns = 20'000, .max_round = 16};
-static_assert(backoff::valid_cap(next_in_line_spin.max_round));
+static_assert(backoff::valid_cap(ticket_wait.max_round));
 
 // What one attempt of a waiter found.
 struct attempt {
