@@ -79,7 +79,7 @@ struct element_storage {
 // waiter waits for is on another core (then a short spin hands the element over without a system
 // call) or, when threads outnumber cores, often on this one (then spinning only delays it).
 // Attempts are rounds of the engine's backoff; the engine's own budget may end the spin first,
-// and nothing relies on which ends it (the engine tells attempts their phase: wait_phase).
+// and saw() is how the next limit learns that it did.
 // Measurements behind the bounds: bench/RESULTS.md.
 class queue_spin {
  public:
